@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything Kiln needs on a fresh Debian 12 machine with Node 20, then builds it.
+# Safe to run again: each step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: bubblewrap (function sandboxes), socat (Runtime API relay), the Debian AWS CLI
+# (the tests drive Kiln with it), zip (handy for packaging functions by hand).
+packages=(bubblewrap socat awscli zip)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Kiln needs Node.js 20 or newer (found $(node --version))" >&2
+  exit 1
+fi
+
+echo "setup: installing npm dependencies"
+npm ci --no-audit --no-fund --loglevel=error
+echo "setup: building"
+npm run --silent build
+echo "setup: done"
