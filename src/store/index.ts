@@ -1,0 +1,1 @@
+export type { CodeStore, ListPage, MetadataStore } from './ports.js';

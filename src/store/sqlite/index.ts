@@ -1,0 +1,1 @@
+export { SqliteMetadataStore } from './metadata-store.js';
