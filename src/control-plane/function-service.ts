@@ -1,0 +1,295 @@
+// The function operations of the management API: validation, then code store, then one metadata transaction.
+import {
+  ApiError,
+  Violations,
+  checkConfigFields,
+  checkEnvironment,
+  checkHandlerForRuntime,
+  checkRuntime,
+  functionArn,
+  invalidParameter,
+  isBareName,
+  limits,
+  notFound,
+  parseFunctionName,
+  resolveQualifier,
+  type Account,
+  type CodeRef,
+  type FunctionConfig,
+  type FunctionRecord,
+  type FunctionRef,
+} from '../model/index.js';
+import { newId, type Clock, type Logger } from '../shared/index.js';
+import type { CodeStore, ListPage, MetadataStore } from '../store/index.js';
+import {
+  decodeZipFile,
+  type CreateFunctionBody,
+  type UpdateCodeBody,
+  type UpdateConfigBody,
+} from './requests.js';
+import { refuseUnsupported } from './unsupported-features.js';
+
+export interface FunctionServiceDeps {
+  readonly account: Account;
+  readonly metadata: MetadataStore;
+  readonly code: CodeStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Crash-test hook: called at named steps; production passes a no-op. */
+  readonly failpoint: (name: string) => void;
+}
+
+export class FunctionService {
+  /** Code packages written but not yet referenced by a committed record: never garbage. */
+  private readonly pendingCode = new Map<string, number>();
+
+  constructor(private readonly d: FunctionServiceDeps) {}
+
+  async create(body: CreateFunctionBody): Promise<FunctionRecord> {
+    const v = new Violations();
+    if (body.FunctionName === undefined) v.add('functionName', undefined, 'Member must not be null');
+    if (body.Role === undefined) v.add('role', undefined, 'Member must not be null');
+    if (body.Code === undefined) v.add('code', undefined, 'Member must not be null');
+    checkConfigFields(fieldsOf(body), v);
+    v.throwIfAny();
+    const ref = parseFunctionName(body.FunctionName ?? '', this.d.account);
+    if (ref.qualifier !== undefined || !isBareName(ref.name)) {
+      throw invalidParameter('A function name given to CreateFunction cannot carry a qualifier.');
+    }
+    if ((body.PackageType ?? 'Zip') !== 'Zip') {
+      throw invalidParameter(`PackageType ${body.PackageType} is not supported by Kiln yet; use Zip.`);
+    }
+    if (body.Runtime === undefined || body.Handler === undefined) {
+      throw invalidParameter(
+        'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
+      );
+    }
+    refuseUnsupported(body);
+    const runtime = checkRuntime(body.Runtime);
+    checkHandlerForRuntime(body.Handler, runtime);
+    const environment = body.Environment?.Variables ?? {};
+    checkEnvironment(environment);
+    if (this.d.metadata.get(ref.name)) throw conflict(this.d.account, ref.name);
+    const zip = zipOf(body.Code ?? {});
+
+    const config: FunctionConfig = {
+      name: ref.name,
+      runtime,
+      role: body.Role ?? '',
+      handler: body.Handler,
+      description: body.Description ?? '',
+      timeout: body.Timeout ?? limits.timeoutDefault,
+      memorySize: body.MemorySize ?? limits.memoryDefault,
+      ephemeralStorage: body.EphemeralStorage?.Size ?? limits.ephemeralDefault,
+      environment,
+      architecture: 'x86_64',
+    };
+    return this.withStoredCode(zip, (code) => {
+      const record: FunctionRecord = {
+        config,
+        code,
+        revisionId: newId(),
+        tags: body.Tags ?? {},
+        lastModified: this.d.clock.now(),
+      };
+      this.d.failpoint('before-commit');
+      this.d.metadata.create(record);
+      this.d.failpoint('after-commit');
+      this.d.log.info({ function: config.name, sha256: code.sha256Hex }, 'function created');
+      return record;
+    });
+  }
+
+  get(rawName: string, qualifier?: string): FunctionRecord {
+    const ref = this.resolve(rawName, qualifier);
+    return this.mustGet(ref.name);
+  }
+
+  list(maxItems: number | undefined, marker: string | undefined): ListPage<FunctionRecord> {
+    const n = Math.min(maxItems ?? limits.listMaxItems, limits.listMaxItems);
+    return this.d.metadata.list(n, marker);
+  }
+
+  usage(): { functionCount: number; totalCodeSize: number } {
+    return this.d.metadata.usage();
+  }
+
+  async updateCode(rawName: string, body: UpdateCodeBody): Promise<FunctionRecord> {
+    const ref = this.resolve(rawName, undefined);
+    const current = this.mustGet(ref.name);
+    checkRevision(current, body.RevisionId);
+    if (body.Architectures && body.Architectures.some((a) => a !== 'x86_64')) {
+      throw invalidParameter('Kiln runs x86_64 functions only; drop Architectures or set it to ["x86_64"].');
+    }
+    const zip = zipOf(body);
+    if (body.DryRun) {
+      // Validate the package fully, store nothing.
+      return { ...current, code: await this.d.code.inspect(zip) };
+    }
+    const updated = await this.withStoredCode(zip, (code) => {
+      const record: FunctionRecord = {
+        ...current,
+        code,
+        revisionId: newId(),
+        lastModified: this.d.clock.now(),
+      };
+      this.d.failpoint('before-commit');
+      this.commitReplace(record, current.revisionId);
+      this.d.failpoint('after-commit');
+      return record;
+    });
+    this.d.log.info({ function: ref.name, sha256: updated.code.sha256Hex }, 'function code updated');
+    await this.collectGarbage();
+    return updated;
+  }
+
+  updateConfiguration(rawName: string, body: UpdateConfigBody): FunctionRecord {
+    const ref = this.resolve(rawName, undefined);
+    const v = new Violations();
+    checkConfigFields(fieldsOf(body), v);
+    v.throwIfAny();
+    const current = this.mustGet(ref.name);
+    checkRevision(current, body.RevisionId);
+    refuseUnsupported(body);
+    const runtime = body.Runtime === undefined ? current.config.runtime : checkRuntime(body.Runtime);
+    const handler = body.Handler ?? current.config.handler;
+    checkHandlerForRuntime(handler, runtime);
+    const environment =
+      body.Environment === undefined ? current.config.environment : (body.Environment.Variables ?? {});
+    checkEnvironment(environment);
+    const c = current.config;
+    const record: FunctionRecord = {
+      ...current,
+      config: {
+        ...c,
+        runtime,
+        handler,
+        role: body.Role ?? c.role,
+        description: body.Description ?? c.description,
+        timeout: body.Timeout ?? c.timeout,
+        memorySize: body.MemorySize ?? c.memorySize,
+        ephemeralStorage: body.EphemeralStorage?.Size ?? c.ephemeralStorage,
+        environment,
+      },
+      revisionId: newId(),
+      lastModified: this.d.clock.now(),
+    };
+    this.commitReplace(record, current.revisionId);
+    this.d.log.info({ function: ref.name }, 'function configuration updated');
+    return record;
+  }
+
+  async delete(rawName: string, qualifier?: string): Promise<void> {
+    const ref = this.resolve(rawName, qualifier);
+    if (ref.qualifier !== undefined && ref.qualifier !== '$LATEST') {
+      throw notFound(`Function not found: ${functionArn(this.d.account, ref.name, ref.qualifier)}`);
+    }
+    if (ref.qualifier === '$LATEST') {
+      throw invalidParameter('$LATEST version cannot be deleted without deleting the function.');
+    }
+    if (!this.d.metadata.delete(ref.name)) throw this.missing(ref.name);
+    this.d.log.info({ function: ref.name }, 'function deleted');
+    await this.collectGarbage();
+  }
+
+  /** Removes code no committed record references (also what a crash left half-written). */
+  async collectGarbage(): Promise<number> {
+    const keep = this.d.metadata.referencedCode();
+    for (const sha of this.pendingCode.keys()) keep.add(sha);
+    return this.d.code.collectGarbage(keep);
+  }
+
+  private resolve(rawName: string, queryQualifier: string | undefined): FunctionRef {
+    const ref = resolveQualifier(parseFunctionName(rawName, this.d.account), queryQualifier);
+    // Versions are not published yet, so every qualifier other than $LATEST names nothing.
+    if (ref.qualifier !== undefined && ref.qualifier !== '$LATEST') {
+      throw notFound(`Function not found: ${functionArn(this.d.account, ref.name, ref.qualifier)}`);
+    }
+    return ref;
+  }
+
+  private mustGet(name: string): FunctionRecord {
+    const rec = this.d.metadata.get(name);
+    if (!rec) throw this.missing(name);
+    return rec;
+  }
+
+  private missing(name: string): ApiError {
+    return notFound(`Function not found: ${functionArn(this.d.account, name)}`);
+  }
+
+  private commitReplace(record: FunctionRecord, expectedRevisionId: string): void {
+    if (this.d.metadata.replace(record, expectedRevisionId)) return;
+    if (!this.d.metadata.get(record.config.name)) throw this.missing(record.config.name);
+    throw new ApiError(
+      'ResourceConflictException',
+      `The operation cannot be performed at this time. An update is in progress for resource: ${functionArn(this.d.account, record.config.name)}`,
+    );
+  }
+
+  /** Stores the zip, then runs `commit` while the package is protected from garbage collection. */
+  private async withStoredCode<T>(zip: Buffer, commit: (code: CodeRef) => T): Promise<T> {
+    const code = await this.d.code.put(zip);
+    this.pendingCode.set(code.sha256Hex, (this.pendingCode.get(code.sha256Hex) ?? 0) + 1);
+    let result: T;
+    try {
+      result = commit(code);
+    } catch (e) {
+      this.release(code.sha256Hex);
+      await this.collectGarbage();
+      throw e;
+    }
+    this.release(code.sha256Hex);
+    return result;
+  }
+
+  private release(sha256Hex: string): void {
+    const n = (this.pendingCode.get(sha256Hex) ?? 1) - 1;
+    if (n <= 0) this.pendingCode.delete(sha256Hex);
+    else this.pendingCode.set(sha256Hex, n);
+  }
+}
+
+function fieldsOf(b: CreateFunctionBody | UpdateConfigBody) {
+  return {
+    role: b.Role,
+    handler: b.Handler,
+    description: b.Description,
+    timeout: b.Timeout,
+    memorySize: b.MemorySize,
+    ephemeralStorage: b.EphemeralStorage?.Size,
+    environment: b.Environment?.Variables,
+  };
+}
+
+function zipOf(code: { ZipFile?: string; S3Bucket?: string; S3Key?: string; ImageUri?: string }): Buffer {
+  if (code.S3Bucket !== undefined || code.S3Key !== undefined) {
+    throw invalidParameter('Kiln does not host S3: upload the package inline as ZipFile.');
+  }
+  if (code.ImageUri !== undefined) {
+    throw invalidParameter('Container images are not supported by Kiln yet: upload a zip as ZipFile.');
+  }
+  if (code.ZipFile === undefined) {
+    throw invalidParameter('Please provide a source for function code: the deployment package as ZipFile.');
+  }
+  const zip = decodeZipFile(code.ZipFile);
+  if (zip.length === 0) {
+    throw invalidParameter(
+      'Could not unzip uploaded file. Please check your file, then try to upload again. (empty package)',
+    );
+  }
+  return zip;
+}
+
+function checkRevision(current: FunctionRecord, revisionId: string | undefined): void {
+  if (revisionId !== undefined && revisionId !== current.revisionId) {
+    throw new ApiError(
+      'PreconditionFailedException',
+      'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+    );
+  }
+}
+
+function conflict(account: Account, name: string): ApiError {
+  return new ApiError('ResourceConflictException', `Function already exist: ${functionArn(account, name)}`);
+}

@@ -1,0 +1,5 @@
+export { CodeUrlSigner } from './code-url.js';
+export { FunctionService } from './function-service.js';
+export type { FunctionServiceDeps } from './function-service.js';
+export { registerControlPlane } from './routes.js';
+export type { ControlPlaneDeps } from './routes.js';

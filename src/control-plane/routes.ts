@@ -1,0 +1,138 @@
+// The management API routes for functions, on Lambda's REST paths.
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, limits, validationError, type Account } from '../model/index.js';
+import type { CodeStore } from '../store/index.js';
+import type { CodeUrlSigner } from './code-url.js';
+import type { FunctionService } from './function-service.js';
+import { functionConfiguration } from './function-view.js';
+import { createFunctionBody, parseJsonBody, updateCodeBody, updateConfigBody } from './requests.js';
+
+export interface ControlPlaneDeps {
+  readonly account: Account;
+  readonly functions: FunctionService;
+  readonly code: CodeStore;
+  readonly codeUrls: CodeUrlSigner;
+  /** Account-wide limits reported by GetAccountSettings. */
+  readonly concurrencyLimit: number;
+}
+
+type Req = FastifyRequest<{
+  Params: { FunctionName: string; sha: string };
+  Querystring: Record<string, string | undefined>;
+}>;
+
+const F = '/2015-03-31/functions';
+
+export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps): void {
+  const view = (rec: Parameters<typeof functionConfiguration>[1]) => functionConfiguration(d.account, rec);
+  const codeLimit = limits.codeRequestBytes;
+
+  app.post(F, { bodyLimit: codeLimit, config: { operation: 'CreateFunction' } }, async (req, reply) => {
+    const rec = await d.functions.create(parseJsonBody(createFunctionBody, req.body));
+    return reply.code(201).send(view(rec));
+  });
+
+  app.get(F, { config: { operation: 'ListFunctions' } }, async (req: Req) => {
+    const q = req.query;
+    if (q.FunctionVersion !== undefined && q.FunctionVersion !== 'ALL') {
+      throw validationError(
+        'functionVersion',
+        q.FunctionVersion,
+        'Member must satisfy enum value set: [ALL]',
+      );
+    }
+    const page = d.functions.list(intParam('maxItems', q.MaxItems, 1, 10000), q.Marker);
+    return { Functions: page.items.map(view), ...(page.nextMarker ? { NextMarker: page.nextMarker } : {}) };
+  });
+
+  app.get(`${F}/:FunctionName`, { config: { operation: 'GetFunction' } }, async (req: Req) => {
+    const rec = d.functions.get(req.params.FunctionName, req.query.Qualifier);
+    const host = req.headers.host ?? `${req.hostname}`;
+    return {
+      Configuration: view(rec),
+      Code: {
+        RepositoryType: 'S3',
+        Location: `${req.protocol}://${host}${d.codeUrls.path(rec.code.sha256Hex)}`,
+      },
+      ...(Object.keys(rec.tags).length > 0 ? { Tags: rec.tags } : {}),
+    };
+  });
+
+  app.get(
+    `${F}/:FunctionName/configuration`,
+    { config: { operation: 'GetFunctionConfiguration' } },
+    async (req: Req) => view(d.functions.get(req.params.FunctionName, req.query.Qualifier)),
+  );
+
+  app.put(
+    `${F}/:FunctionName/code`,
+    { bodyLimit: codeLimit, config: { operation: 'UpdateFunctionCode' } },
+    async (req: Req) =>
+      view(await d.functions.updateCode(req.params.FunctionName, parseJsonBody(updateCodeBody, req.body))),
+  );
+
+  app.put(
+    `${F}/:FunctionName/configuration`,
+    { config: { operation: 'UpdateFunctionConfiguration' } },
+    async (req: Req) =>
+      view(
+        d.functions.updateConfiguration(req.params.FunctionName, parseJsonBody(updateConfigBody, req.body)),
+      ),
+  );
+
+  app.delete(`${F}/:FunctionName`, { config: { operation: 'DeleteFunction' } }, async (req: Req, reply) => {
+    await d.functions.delete(req.params.FunctionName, req.query.Qualifier);
+    return reply.code(204).send();
+  });
+
+  app.get('/2016-08-19/account-settings', { config: { operation: 'GetAccountSettings' } }, async () => {
+    const usage = d.functions.usage();
+    return {
+      AccountLimit: {
+        TotalCodeSize: limits.totalCodeBytes,
+        CodeSizeUnzipped: limits.unzippedBytes,
+        CodeSizeZipped: limits.zippedBytes,
+        ConcurrentExecutions: d.concurrencyLimit,
+        UnreservedConcurrentExecutions: d.concurrencyLimit,
+      },
+      AccountUsage: { TotalCodeSize: usage.totalCodeSize, FunctionCount: usage.functionCount },
+    };
+  });
+
+  app.get('/_kiln/code/:sha', { config: { operation: 'GetCode' } }, async (req: Req, reply) => {
+    const sha = req.params.sha.replace(/\.zip$/, '');
+    if (
+      !/^[0-9a-f]{64}$/.test(sha) ||
+      !d.codeUrls.verify(sha, req.query.Expires, req.query.Signature) ||
+      !d.code.has(sha)
+    ) {
+      // Same answer for a bad signature and a missing package: the URL reveals nothing.
+      return reply
+        .code(403)
+        .header('content-type', 'application/xml')
+        .send(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match; call GetFunction for a fresh Code.Location.</Message></Error>',
+        );
+    }
+    return reply.header('content-type', 'application/zip').send(createReadStream(d.code.pathOf(sha)));
+  });
+}
+
+function intParam(field: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^-?\d+$/.test(raw)) {
+    throw new ApiError('InvalidParameterValueException', `${field} must be an integer, got '${raw}'.`);
+  }
+  const n = Number(raw);
+  if (n < min || n > max) {
+    throw validationError(
+      field,
+      raw,
+      n < min
+        ? `Member must have value greater than or equal to ${min}`
+        : `Member must have value less than or equal to ${max}`,
+    );
+  }
+  return n;
+}
