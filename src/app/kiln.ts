@@ -1,0 +1,38 @@
+// The `kiln` executable: the CLI, with `up` wired to the platform.
+import { buildProgram } from '../cli/index.js';
+import { ConfigError, defaultEndpoint, loadConfig } from '../config/index.js';
+import { createLogger } from '../shared/index.js';
+import { startPlatform } from './platform.js';
+
+async function up(flags: { port?: string; host?: string; dataDir?: string }): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(flags);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`kiln: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel);
+  const platform = await startPlatform({ config, log });
+  process.stdout.write(`Kiln listening on ${platform.endpoint} (data in ${config.dataDir})\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    platform.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+await buildProgram({ up, defaultEndpoint: defaultEndpoint() }).parseAsync(process.argv);

@@ -1,0 +1,295 @@
+// The `kiln` command. It talks to a server only through src/client, so everything it does is also
+// possible with the AWS CLI against the same endpoint.
+import { basename, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  KilnClient,
+  describeError,
+  zipDirectory,
+  type FunctionConfiguration,
+  type FunctionSettings,
+} from '../client/index.js';
+
+export interface UpOptions {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+}
+
+export interface Writer {
+  write(text: string): unknown;
+}
+
+export interface CliDeps {
+  /** Starts the server in this process; supplied by the composition root. */
+  up: (opts: UpOptions) => Promise<void>;
+  /** Where `--endpoint` points when not given (the composition root reads KILN_ENDPOINT). */
+  defaultEndpoint?: string;
+  version?: string;
+  out?: Writer;
+  err?: Writer;
+  /**
+   * Ends the command with an exit code; must not return. Defaults to `process.exit`, as commander
+   * does. In-process callers pass one that throws (see `runCli`) to observe the code instead.
+   */
+  exit?: (code: number) => never;
+}
+
+export const fallbackEndpoint = 'http://127.0.0.1:9000';
+
+const defaults = {
+  runtime: 'nodejs20.x',
+  handler: 'index.handler',
+  role: 'arn:aws:iam::000000000000:role/kiln-function',
+} as const;
+
+/** Thrown by `runCli`'s exit hook: the command ended (its output already written) with this code. */
+export class CliExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`kiln exited with code ${exitCode}`);
+  }
+}
+
+/** Builds the program; errors are reported on `err` and end in `deps.exit` (usage errors: 2). */
+export function buildProgram(deps: CliDeps): Command {
+  const out = deps.out ?? process.stdout;
+  const err = deps.err ?? process.stderr;
+  const exit = deps.exit ?? ((code: number): never => process.exit(code));
+  const print = (line: string): unknown => out.write(`${line}\n`);
+  const fail = (code: number, message: string): never => {
+    err.write(`kiln: ${message}\n`);
+    return exit(code);
+  };
+
+  const program = new Command('kiln')
+    .description('Kiln: a self-hosted platform that speaks the AWS Lambda API')
+    .addOption(
+      new Option('--endpoint <url>', 'Kiln server to talk to')
+        .default(deps.defaultEndpoint ?? fallbackEndpoint)
+        .argParser(parseEndpoint),
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => out.write(s),
+      writeErr: (s) => err.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'kiln: ')),
+    })
+    // Commander exits 1 on usage errors; 2 is the convention scripts test for.
+    .exitOverride((e) => exit(e.code === 'commander.helpDisplayed' || e.exitCode === 0 ? 0 : 2));
+  if (deps.version !== undefined) program.version(deps.version);
+
+  const client = (): KilnClient =>
+    new KilnClient({ endpoint: program.opts<{ endpoint: string }>().endpoint });
+  /** Runs one API-backed action and turns its failure into the message the user should see. */
+  const withClient = async (action: (c: KilnClient) => Promise<void>): Promise<void> => {
+    const c = client();
+    try {
+      await action(c);
+    } catch (e) {
+      if (e instanceof CliExit) throw e;
+      const info = describeError(e);
+      const message =
+        info.kind === 'unreachable'
+          ? `cannot reach Kiln at ${c.endpoint} (is \`kiln up\` running?)`
+          : info.kind === 'api'
+            ? `${info.code}: ${info.message}`
+            : info.message;
+      fail(1, message);
+    } finally {
+      c.destroy();
+    }
+  };
+
+  program
+    .command('up')
+    .description('run a Kiln server in the foreground')
+    .option('--port <n>', 'port to listen on')
+    .option('--host <h>', 'address to bind')
+    .option('--data-dir <d>', 'where functions and state are kept')
+    .action(async (opts: UpOptions) => {
+      await deps.up({ port: opts.port, host: opts.host, dataDir: opts.dataDir });
+    });
+
+  program
+    .command('deploy')
+    .description('create a function from a folder, or update it if it exists')
+    .argument('<dir>', 'folder holding the code; zipped as is (only .git is left out)')
+    .option('--name <n>', "function name (default: the folder's name)")
+    .option('--runtime <r>', `runtime (default on create: ${defaults.runtime})`)
+    .option('--handler <h>', `handler (default on create: ${defaults.handler})`)
+    .option('--role <arn>', `execution role ARN (default on create: ${defaults.role})`)
+    .option('--memory <mb>', 'memory in MB', parsePositiveInt('--memory'))
+    .option('--timeout <s>', 'timeout in seconds', parsePositiveInt('--timeout'))
+    .option(
+      '--env <KEY=VALUE>',
+      'environment variable; repeat for more (replaces the whole environment)',
+      collectEnv,
+    )
+    .option('--description <d>', 'description')
+    .action(async (dir: string, opts: DeployFlags) => {
+      const name = opts.name ?? basename(resolve(dir));
+      const settings: FunctionSettings = {
+        runtime: opts.runtime,
+        handler: opts.handler,
+        role: opts.role,
+        memorySize: opts.memory,
+        timeout: opts.timeout,
+        environment: opts.env,
+        description: opts.description,
+      };
+      let zip: Buffer;
+      try {
+        zip = await zipDirectory(dir);
+      } catch (e) {
+        return fail(1, e instanceof Error ? e.message : String(e));
+      }
+      await withClient(async (c) => {
+        let config: FunctionConfiguration;
+        let verb: string;
+        if (await c.functionExists(name)) {
+          verb = 'updated';
+          config = await c.updateFunctionCode(name, zip);
+          if (Object.values(settings).some((v) => v !== undefined)) {
+            try {
+              if (config.LastUpdateStatus === 'InProgress') await c.waitForUpdate(name);
+              config = await c.updateFunctionConfiguration(name, settings);
+            } catch (e) {
+              // The code change stands; say so, or the user assumes the deploy did nothing.
+              err.write(`kiln: the code of ${name} was updated, but its configuration was not:\n`);
+              throw e;
+            }
+          }
+        } else {
+          verb = 'created';
+          config = await c.createFunction({
+            ...settings,
+            name,
+            runtime: opts.runtime ?? defaults.runtime,
+            handler: opts.handler ?? defaults.handler,
+            role: opts.role ?? defaults.role,
+            zip,
+          });
+        }
+        const size = config.CodeSize ?? zip.length;
+        print(
+          `${verb} ${config.FunctionName ?? name} (${config.Runtime ?? '?'}, ${size} bytes, sha256 ${config.CodeSha256 ?? '?'})`,
+        );
+      });
+    });
+
+  const functions = program.command('functions').description('inspect and remove functions');
+  functions
+    .command('list')
+    .description('list all functions')
+    .option('--json', 'print the ListFunctions result as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withClient(async (c) => {
+        const all = await c.listAllFunctions();
+        if (opts.json) return void print(JSON.stringify({ Functions: all }, null, 2));
+        if (all.length === 0) return void print('no functions');
+        const rows = all.map((f) => [
+          f.FunctionName ?? '',
+          f.Runtime ?? '',
+          f.MemorySize === undefined ? '' : `${f.MemorySize} MB`,
+          f.Timeout === undefined ? '' : `${f.Timeout} s`,
+          f.CodeSize === undefined ? '' : humanBytes(f.CodeSize),
+          f.LastModified ?? '',
+        ]);
+        print(formatTable(['NAME', 'RUNTIME', 'MEMORY', 'TIMEOUT', 'CODE SIZE', 'LAST MODIFIED'], rows));
+      });
+    });
+  functions
+    .command('get')
+    .description("print a function's configuration and code location as JSON")
+    .argument('<name>', 'function name or ARN')
+    .action(async (name: string) => {
+      await withClient(async (c) => void print(JSON.stringify(await c.getFunction(name), null, 2)));
+    });
+  functions
+    .command('delete')
+    .description('delete a function')
+    .argument('<name>', 'function name or ARN')
+    .action(async (name: string) => {
+      await withClient(async (c) => {
+        await c.deleteFunction(name);
+        print(`deleted ${name}`);
+      });
+    });
+
+  return program;
+}
+
+/** Runs the CLI in-process and resolves to its exit code instead of ending the process. */
+export async function runCli(argv: readonly string[], deps: Omit<CliDeps, 'exit'>): Promise<number> {
+  const exit = (code: number): never => {
+    throw new CliExit(code);
+  };
+  try {
+    await buildProgram({ ...deps, exit }).parseAsync([...argv]);
+    return 0;
+  } catch (e) {
+    if (e instanceof CliExit) return e.exitCode;
+    throw e;
+  }
+}
+
+interface DeployFlags {
+  name?: string;
+  runtime?: string;
+  handler?: string;
+  role?: string;
+  memory?: number;
+  timeout?: number;
+  env?: Record<string, string>;
+  description?: string;
+}
+
+function parseEndpoint(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as http://127.0.0.1:9000');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError('expected an http:// or https:// URL');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function parsePositiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+      throw new InvalidArgumentError(`${flag} takes a positive whole number`);
+    }
+    return Number(value);
+  };
+}
+
+function collectEnv(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE, e.g. --env STAGE=prod');
+  return { ...previous, [pair.slice(0, eq)]: pair.slice(eq + 1) };
+}
+
+function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [header, ...rows].map(line).join('\n');
+}
+
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}

@@ -1,0 +1,14 @@
+export {
+  KilnClient,
+  errorCode,
+  isConnectionError,
+  describeError,
+  type KilnClientOptions,
+  type FunctionSettings,
+  type CreateFunctionInput,
+  type FunctionPatch,
+  type ErrorInfo,
+  type FunctionConfiguration,
+  type GetFunctionResponse,
+} from './kiln-client.js';
+export { zipDirectory } from './zip-directory.js';
