@@ -1,0 +1,52 @@
+// Clients pointed at a test server: the real AWS SDK v3 and the Debian AWS CLI.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { cleanEnv } from './server.js';
+
+export function sdk(endpoint: string): LambdaClient {
+  return new LambdaClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
+}
+
+export const role = 'arn:aws:iam::000000000000:role/kiln-test';
+
+/** Lambda's CodeSha256: base64 of the zip's sha256. */
+export const lambdaSha = (zip: Buffer): string => createHash('sha256').update(zip).digest('base64');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  json: () => Record<string, unknown>;
+}
+
+export const awsCliPath = '/usr/bin/aws';
+
+/** Runs `/usr/bin/aws lambda …` against the endpoint, with throwaway credentials and no pager. */
+export function awsLambda(endpoint: string, args: string[]): CliResult {
+  const r = spawnSync(awsCliPath, ['lambda', ...args, '--endpoint-url', endpoint, '--output', 'json'], {
+    encoding: 'utf8',
+    env: cleanEnv({
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PAGER: '',
+      AWS_MAX_ATTEMPTS: '1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    }),
+    timeout: 60_000,
+  });
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    json: () => JSON.parse(r.stdout) as Record<string, unknown>,
+  };
+}
