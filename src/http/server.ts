@@ -1,5 +1,5 @@
 // The shared HTTP edge: request ids, opaque bodies, and every failure rendered as an AWS JSON error.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ApiError } from '../model/index.js';
 import { newId, type Logger } from '../shared/index.js';
 import { readBody, tooLarge } from './body.js';
@@ -30,7 +30,7 @@ export interface HttpServerOptions {
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.log,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => newId(),
     requestIdHeader: false,
     bodyLimit: opts.bodyLimit,
