@@ -26,6 +26,14 @@ export interface MetadataStore {
   close(): void;
 }
 
+/** A stored package unpacked for execution, held (kept from garbage collection) until released. */
+export interface UnpackedCode {
+  /** Directory holding the package's files, extracted once and shared read-only by every environment of that code. */
+  readonly dir: string;
+  /** Ends this hold; later calls do nothing. Leaving a hold unreleased only keeps the tree on disk. */
+  release(): void;
+}
+
 /** Content-addressed deployment packages (zips), keyed by hex sha256. */
 export interface CodeStore {
   /**
@@ -38,6 +46,18 @@ export interface CodeStore {
   has(sha256Hex: string): boolean;
   /** Absolute path of a stored zip, for streaming it back out. */
   pathOf(sha256Hex: string): string;
-  /** Removes stored packages not in `keep`, and temp files left by a crash. Returns how many went. */
+  /**
+   * Unpacks a stored package and holds the tree: `dir` stays on disk, whatever the garbage collector is
+   * told, until `release()`. Each call is one hold (a count per sha, not a lock): take one per execution
+   * environment for as long as it runs from `dir`. The tree is extracted once and then reused, concurrent
+   * callers share one extraction, and a failed extraction (package not stored, or breaking the rules `put`
+   * enforces) throws and leaves nothing behind. The tree is read-only; files keep the zip's exec bits.
+   */
+  unpacked(sha256Hex: string): Promise<UnpackedCode>;
+  /**
+   * Removes stored packages not in `keep` and their unpacked trees, except trees still held through
+   * `unpacked` (the next sweep after the last release takes them), and temp files and directories left by a
+   * crash. Returns how many went.
+   */
   collectGarbage(keep: ReadonlySet<string>): Promise<number>;
 }

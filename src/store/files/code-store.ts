@@ -1,18 +1,26 @@
 // Deployment packages as files named by their sha256. A file under its final name is always complete:
 // it is written to a temp name, fsynced, renamed, and the directory fsynced, so a crash leaves at worst
 // a `tmp-*` file that collectGarbage removes.
+//
+// Packages are also unpacked for execution, into `<unpackDir>/<sha>/` (by default `unpacked/` beside the code
+// directory). A tree is extracted into `tmp-*` and renamed into place, so one under its final name is whole.
+// Holds counted per sha keep trees in use from the sweep; the sweep moves a doomed tree to `trash-*` in the
+// same event-loop turn as it checks for holds, so a tree an `unpacked()` caller was given is never removed.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { CodeRef } from '../../model/index.js';
 import { ApiError, limits } from '../../model/index.js';
-import type { CodeStore } from '../ports.js';
+import type { CodeStore, UnpackedCode } from '../ports.js';
+import { extractZip, removeTree, syncDir } from './zip-extract.js';
 import { inspectZip } from './zip-inspect.js';
 
 export interface FileCodeStoreOptions {
   /** Test hook: called once a package is durable under its final name, so a crash test can die there. */
   readonly failpoint?: (name: 'code-written') => void;
+  /** Where packages are unpacked for execution; `unpacked/` beside the code directory when absent. */
+  readonly unpackDir?: string;
 }
 
 const SHA_HEX = /^[0-9a-f]{64}$/;
@@ -31,10 +39,18 @@ export class FileCodeStore implements CodeStore {
   private readonly sweeps = new Set<Set<string>>();
   /** Temp files of puts in progress; a sweep removes only those a crash left behind. */
   private readonly tempFiles = new Set<string>();
+  private readonly unpackDir: string;
+  /** Holds per sha handed out by `unpacked` and not yet released; a held tree is never swept. */
+  private readonly holds = new Map<string, number>();
+  /** Extractions in progress, shared by concurrent callers of the same sha; their zips are spared. */
+  private readonly unpacking = new Map<string, Promise<string>>();
+  /** Temp trees of extractions in progress, and trash a sweep is removing, which other sweeps leave alone. */
+  private readonly busyDirs = new Set<string>();
 
   constructor(dir: string, options: FileCodeStoreOptions = {}) {
     this.dir = path.resolve(dir);
     this.failpoint = options.failpoint;
+    this.unpackDir = path.resolve(options.unpackDir ?? path.join(path.dirname(this.dir), 'unpacked'));
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -83,27 +99,127 @@ export class FileCodeStore implements CodeStore {
     return path.join(this.dir, `${sha256Hex}.zip`);
   }
 
+  async unpacked(sha256Hex: string): Promise<UnpackedCode> {
+    const zipFile = this.pathOf(sha256Hex);
+    // Counted before any await, so a sweep running meanwhile already sees the hold.
+    this.holds.set(sha256Hex, (this.holds.get(sha256Hex) ?? 0) + 1);
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      const left = (this.holds.get(sha256Hex) ?? 1) - 1;
+      if (left > 0) this.holds.set(sha256Hex, left);
+      else this.holds.delete(sha256Hex);
+    };
+    try {
+      let running = this.unpacking.get(sha256Hex);
+      if (!running) {
+        running = this.unpack(sha256Hex, zipFile).finally(() => this.unpacking.delete(sha256Hex));
+        this.unpacking.set(sha256Hex, running);
+      }
+      return { dir: await running, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
   async collectGarbage(keep: ReadonlySet<string>): Promise<number> {
     // Registered before any await: puts that finish from here on are missing from the caller's `keep`.
     const putSince = new Set<string>();
     this.sweeps.add(putSince);
+    let trash: string[] = [];
+    let removed = 0;
     try {
-      return await this.locked(async () => {
-        let removed = 0;
+      removed = await this.locked(async () => {
+        let count = 0;
         for (const file of await fs.readdir(this.dir)) {
           const full = path.join(this.dir, file);
           const sha = STORED.exec(file)?.[1];
           const doomed =
             sha !== undefined
-              ? !keep.has(sha) && !putSince.has(sha)
+              ? !keep.has(sha) && !putSince.has(sha) && !this.unpacking.has(sha)
               : file.startsWith('tmp-') && !this.tempFiles.has(full);
-          if (doomed && (await removeIfPresent(full))) removed += 1;
+          if (doomed && (await removeIfPresent(full))) count += 1;
         }
-        return removed;
+        trash = await this.doomedTrees((sha) => keep.has(sha) || putSince.has(sha));
+        return count;
       });
     } finally {
       this.sweeps.delete(putSince);
     }
+    // Outside the lock: removing a large tree must not hold up puts.
+    try {
+      for (const dir of trash) {
+        await removeTree(dir);
+        removed += 1;
+      }
+    } finally {
+      for (const dir of trash) this.busyDirs.delete(dir);
+    }
+    return removed;
+  }
+
+  /** Extracts into a temp tree beside the final one, then renames it into place. */
+  private async unpack(sha256Hex: string, zipFile: string): Promise<string> {
+    const final = path.join(this.unpackDir, sha256Hex);
+    if (existsSync(final)) return final;
+    if (!existsSync(zipFile))
+      throw new Error(`Code package ${sha256Hex} is not stored, so it cannot be unpacked`);
+    // Sandboxes run as other uids and must be able to reach the trees; umask could make this 0700.
+    if (await fs.mkdir(this.unpackDir, { recursive: true })) await fs.chmod(this.unpackDir, 0o755);
+    const temp = path.join(this.unpackDir, `tmp-${randomUUID()}`);
+    this.busyDirs.add(temp);
+    try {
+      await fs.mkdir(temp, { mode: 0o700 });
+      await extractZip(zipFile, temp);
+      await fs.rename(temp, final);
+      await syncDir(this.unpackDir);
+      return final;
+    } catch (err) {
+      // Should this fail too, the next sweep removes the temp tree; the extraction error is the one to report.
+      await removeTree(temp).catch(() => undefined);
+      throw new Error(`Code package ${sha256Hex} could not be unpacked: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      this.busyDirs.delete(temp);
+    }
+  }
+
+  /**
+   * Moves unpacked trees that are neither kept nor held to `trash-*` names and returns those, with trash and
+   * temp trees a crash left behind. The hold check and the rename happen in one synchronous step: an
+   * `unpacked()` call either came first (and holds the tree) or comes after (and extracts it anew).
+   */
+  private async doomedTrees(kept: (sha: string) => boolean): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.unpackDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const doomed: string[] = [];
+    for (const name of names) {
+      const full = path.join(this.unpackDir, name);
+      if (SHA_HEX.test(name)) {
+        if (kept(name) || this.holds.has(name)) continue;
+        const trash = path.join(this.unpackDir, `trash-${randomUUID()}`);
+        try {
+          renameSync(full, trash);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
+        doomed.push(trash);
+      } else if ((name.startsWith('tmp-') || name.startsWith('trash-')) && !this.busyDirs.has(full)) {
+        doomed.push(full);
+      }
+    }
+    // Busy from now on, so a sweep that starts before these are gone does not remove them twice.
+    for (const dir of doomed) this.busyDirs.add(dir);
+    return doomed;
   }
 
   /** Marks a sha as just put for every running sweep; true when its file is already in place. */
@@ -126,16 +242,6 @@ async function writeDurably(file: string, data: Buffer): Promise<void> {
   const fh = await fs.open(file, 'wx');
   try {
     await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Makes a rename in `dir` survive a power loss: the new directory entry is only durable once the directory is. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
-  try {
     await fh.sync();
   } finally {
     await fh.close();

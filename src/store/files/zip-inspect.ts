@@ -1,12 +1,29 @@
 // Checks an uploaded deployment package before it is stored. The zip is untrusted: every entry is really
 // inflated and counted (headers can lie), and anything that could write outside the extraction root or
-// exhaust a worker's disk is refused before a single byte is kept.
-import path from 'node:path';
-import zlib from 'node:zlib';
+// exhaust a worker's disk is refused before a single byte is kept. Extraction (zip-extract.ts) walks a
+// stored package with the same scan, so a package is held to one set of rules whether inspected or written.
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import type { Entry, ZipFile } from 'yauzl';
-import { ApiError, limits } from '../../model/index.js';
+import type { Entry, Options, ZipFile } from 'yauzl';
+import type { ApiError } from '../../model/index.js';
+import { limits } from '../../model/index.js';
+import type { EntryKind } from './zip-rules.js';
+import {
+  LINK_TARGET_MAX,
+  badEntry,
+  bomb,
+  checkLinkChains,
+  checkLinkTarget,
+  crc32,
+  dataProblem,
+  describeZipError,
+  entryKind,
+  invalid,
+  nameProblem,
+  normalizeName,
+  show,
+  unixPermissions,
+} from './zip-rules.js';
 
 export interface ZipCaps {
   readonly maxUnzipped?: number;
@@ -19,131 +36,126 @@ export interface ZipSummary {
   readonly unzippedSize: number;
 }
 
-/** Lambda's own wording; the reason in parentheses is Kiln's addition. */
-const UNZIP_FAILED = 'Could not unzip uploaded file. Please check your file, then try to upload again.';
+export interface ScannedEntry {
+  /** The name as stored in the zip, for messages. */
+  readonly name: string;
+  /** The name normalized (see normalizeName): the path relative to the extraction root. */
+  readonly path: string;
+  readonly kind: EntryKind;
+  /** Unix permission bits, 0 for zips made without them (Windows). */
+  readonly permissions: number;
+}
+
+/** Where a file entry's bytes go; they arrive already counted against the caps. */
+export interface FileSink {
+  write(chunk: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Receives the entries of a scan as they pass their checks; symlinks come back in the result instead. */
+export interface ZipVisitor {
+  directory(entry: ScannedEntry): Promise<void>;
+  file(entry: ScannedEntry): Promise<FileSink>;
+}
+
+export interface ScanResult extends ZipSummary {
+  /** Symlinks by normalized path, with targets already checked to stay inside the package. */
+  readonly links: ReadonlyMap<string, string>;
+}
+
 /** Small files legitimately compress beyond any ratio (a 10 KB file of spaces), so ratios only count past this. */
 const RATIO_FLOOR = 1024 * 1024;
-const LINK_TARGET_MAX = 4096;
-/** Linux gives up after 40 symlinks in one lookup (ELOOP), so a longer chain cannot lead anywhere. */
-const MAX_LINK_HOPS = 40;
-/** Bounds the work of resolving symlink chains, which a hostile package could make quadratic. */
-const LINK_STEP_BUDGET = 5_000_000;
-const SYMLINK = 0o120000;
-
-const invalid = (message: string): ApiError => new ApiError('InvalidParameterValueException', message);
-const unzipFailed = (reason: string): ApiError => invalid(`${UNZIP_FAILED} (${reason})`);
-const show = (name: string): string => JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}...` : name);
-const badEntry = (name: string, reason: string): ApiError => unzipFailed(`entry ${show(name)}: ${reason}`);
-const bomb = (detail: string): ApiError =>
-  invalid(
-    `Deployment package rejected as a zip bomb: ${detail}. Upload an ordinary zip of the function files.`,
-  );
-
-/** zlib.crc32 arrived in Node 20.15; engines allow 20.11, so older runtimes get the table version. */
-const crc32: (data: Buffer, value: number) => number =
-  typeof zlib.crc32 === 'function' ? zlib.crc32 : tableCrc32;
-
-let crcTable: Uint32Array | undefined;
-function tableCrc32(data: Buffer, value: number): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = ~value >>> 0;
-  for (const byte of data) crc = (crcTable[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return ~crc >>> 0;
-}
-
-/** Why an entry name could land outside the extraction directory, or undefined when it cannot. */
-function nameProblem(name: string): string | undefined {
-  if (name === '') return 'empty file name';
-  if (name.includes('\0')) return 'file name contains a NUL character';
-  if (name.includes('\\'))
-    return 'file name contains "\\", which extractors read as a path separator; use "/"';
-  if (name.startsWith('/')) return 'absolute path; entries must be relative to the package root';
-  if (/^[a-zA-Z]:/.test(name)) return 'drive-letter path; entries must be relative to the package root';
-  if (name.split('/').includes('..')) return 'path contains ".." and could escape the package root';
-  return undefined;
-}
-
-/** yauzl vets names itself and reports them as plain errors; recover the entry so the caller learns which. */
-function describeZipError(err: Error): ApiError {
-  const named = /^(?:invalid characters in fileName|absolute path|invalid relative path): ([\s\S]*)$/.exec(
-    err.message,
-  );
-  if (named?.[1] !== undefined) return badEntry(named[1], nameProblem(named[1]) ?? err.message);
-  return unzipFailed(err.message);
-}
-
-function dataProblem(err: Error): string {
-  if (/bytes in the stream|size mismatch/.test(err.message))
-    return `size in the header is wrong (${err.message})`;
-  if ('code' in err && typeof err.code === 'string' && err.code.startsWith('Z_')) {
-    return `corrupt compressed data (${err.message})`;
-  }
-  return err.message;
-}
+/** autoClose off: the scan closes the zip itself, also when it gives up halfway. */
+const OPEN_OPTIONS: Options = {
+  lazyEntries: true,
+  validateEntrySizes: true,
+  strictFileNames: true,
+  decodeStrings: true,
+  autoClose: false,
+};
 
 export async function inspectZip(zip: Buffer, caps: ZipCaps = {}): Promise<ZipSummary> {
+  const zf = await new Promise<ZipFile>((resolve, reject) =>
+    yauzl.fromBuffer(zip, OPEN_OPTIONS, (err, opened) =>
+      err ? reject(describeZipError(err)) : resolve(opened),
+    ),
+  );
+  try {
+    const { entries, unzippedSize } = await scanZip(zf, caps);
+    return { entries, unzippedSize };
+  } finally {
+    zf.close();
+  }
+}
+
+/** Opens a stored zip for scanning without reading it into memory; the caller closes it. */
+export function openZipFile(file: string): Promise<ZipFile> {
+  return new Promise<ZipFile>((resolve, reject) =>
+    yauzl.open(file, OPEN_OPTIONS, (err, opened) => (err ? reject(describeZipError(err)) : resolve(opened))),
+  );
+}
+
+/**
+ * Inflates and checks every entry of an opened zip, handing each to `visitor` (when given) as it passes.
+ * Throws ApiError at the first broken or hostile entry; by then the visitor may have seen earlier entries.
+ */
+export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisitor): Promise<ScanResult> {
   const maxUnzipped = caps.maxUnzipped ?? limits.unzippedBytes;
   const maxEntries = caps.maxEntries ?? limits.zipEntries;
   const maxRatio = caps.maxRatio ?? limits.zipMaxRatio;
   const tooMany = (): ApiError =>
     invalid(`Deployment package has more than ${maxEntries} entries; reduce the number of files in the zip.`);
 
-  const zf = await new Promise<ZipFile>((resolve, reject) =>
-    yauzl.fromBuffer(
-      zip,
-      { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, decodeStrings: true },
-      (err, opened) => (err ? reject(describeZipError(err)) : resolve(opened)),
-    ),
-  );
-  try {
-    if (zf.entryCount > maxEntries) throw tooMany();
-    const next = entryReader(zf);
-    let entries = 0;
-    let total = 0;
-    const names: string[] = [];
-    const links = new Map<string, string>();
+  if (zf.entryCount > maxEntries) throw tooMany();
+  const next = entryReader(zf);
+  let entries = 0;
+  let total = 0;
+  const names: string[] = [];
+  const links = new Map<string, string>();
 
-    /** Counts each inflated chunk and stops the stream the moment a cap is crossed. */
-    const onChunk = (entry: Entry, entryBytes: number, chunkBytes: number): ApiError | undefined => {
-      total += chunkBytes;
-      if (total > maxUnzipped) return invalid(`Unzipped size must be smaller than ${maxUnzipped} bytes`);
-      if (entryBytes > RATIO_FLOOR && entryBytes / Math.max(entry.compressedSize, 1) > maxRatio) {
-        return bomb(
-          `entry ${show(entry.fileName)} expands to more than ${maxRatio} times its compressed size`,
-        );
-      }
-      // Entries can share one compressed stream, each honest alone; only the whole betrays them.
-      if (total > RATIO_FLOOR && total / zip.length > maxRatio) {
-        return bomb(`its entries together expand to more than ${maxRatio} times the size of the zip`);
-      }
-      return undefined;
-    };
-
-    for (let entry = await next(); entry; entry = await next()) {
-      entries += 1;
-      if (entries > maxEntries) throw tooMany();
-      const name = entry.fileName;
-      const problem = nameProblem(name);
-      if (problem) throw badEntry(name, problem);
-      names.push(name);
-      // A directory entry creates a directory; extractors ignore any data it claims to carry.
-      if (name.endsWith('/')) continue;
-      const isLink = ((entry.externalFileAttributes >>> 16) & 0o170000) === SYMLINK;
-      const kept = await readEntry(zf, entry, isLink ? LINK_TARGET_MAX : 0, onChunk);
-      if (isLink) links.set(name, checkLinkTarget(name, kept));
+  /** Counts each inflated chunk and stops the stream the moment a cap is crossed. */
+  const onChunk = (entry: Entry, entryBytes: number, chunkBytes: number): ApiError | undefined => {
+    total += chunkBytes;
+    if (total > maxUnzipped) return invalid(`Unzipped size must be smaller than ${maxUnzipped} bytes`);
+    if (entryBytes > RATIO_FLOOR && entryBytes / Math.max(entry.compressedSize, 1) > maxRatio) {
+      return bomb(`entry ${show(entry.fileName)} expands to more than ${maxRatio} times its compressed size`);
     }
-    if (links.size > 0) checkLinkChains(names, links);
-    return { entries, unzippedSize: total };
-  } finally {
-    zf.close();
+    // Entries can share one compressed stream, each honest alone; only the whole betrays them.
+    if (total > RATIO_FLOOR && total / zf.fileSize > maxRatio) {
+      return bomb(`its entries together expand to more than ${maxRatio} times the size of the zip`);
+    }
+    return undefined;
+  };
+
+  for (let entry = await next(); entry; entry = await next()) {
+    entries += 1;
+    if (entries > maxEntries) throw tooMany();
+    const name = entry.fileName;
+    const problem = nameProblem(name);
+    if (problem) throw badEntry(name, problem);
+    const scanned: ScannedEntry = {
+      name,
+      path: normalizeName(name),
+      kind: entryKind(entry),
+      permissions: unixPermissions(entry),
+    };
+    names.push(scanned.path);
+    if (scanned.kind === 'directory') {
+      await visitor?.directory(scanned);
+    } else if (scanned.kind === 'symlink') {
+      const target = await readEntry(zf, entry, LINK_TARGET_MAX, onChunk);
+      links.set(scanned.path, checkLinkTarget(name, target));
+    } else {
+      const sink = await visitor?.file(scanned);
+      try {
+        await readEntry(zf, entry, 0, onChunk, sink);
+      } finally {
+        await sink?.close();
+      }
+    }
   }
+  if (links.size > 0) checkLinkChains(names, links);
+  return { entries, unzippedSize: total, links };
 }
 
 /** Adapts yauzl's lazy entry events to a promise per entry; yauzl reports errors once, on the ZipFile. */
@@ -170,14 +182,16 @@ function entryReader(zf: ZipFile): () => Promise<Entry | undefined> {
 }
 
 /**
- * Inflates one entry, discarding its bytes after counting them and feeding the CRC; keeps at most
- * `keepMax` bytes (a symlink's target) and fails beyond that.
+ * Inflates one entry, feeding the CRC and handing each chunk to `sink` (or dropping it); keeps at most
+ * `keepMax` bytes (a symlink's target) and fails beyond that. Chunks are awaited one by one, so a slow
+ * disk holds back inflation instead of piling chunks up in memory.
  */
 async function readEntry(
   zf: ZipFile,
   entry: Entry,
   keepMax: number,
   onChunk: (entry: Entry, entryBytes: number, chunkBytes: number) => ApiError | undefined,
+  sink?: FileSink,
 ): Promise<Buffer> {
   const name = entry.fileName;
   const stream = await new Promise<Readable>((resolve, reject) =>
@@ -186,95 +200,29 @@ async function readEntry(
   let crc = 0;
   let size = 0;
   const kept: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const fail = (err: ApiError): void => {
-      if (settled) return;
-      settled = true;
-      stream.destroy();
-      reject(err);
-    };
-    stream.on('data', (chunk: Buffer) => {
-      if (settled) return;
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    for (;;) {
+      let step: IteratorResult<Buffer>;
+      try {
+        step = await chunks.next();
+      } catch (err) {
+        throw badEntry(name, dataProblem(err as Error));
+      }
+      if (step.done) break;
+      const chunk = step.value;
       size += chunk.length;
       const capped = onChunk(entry, size, chunk.length);
-      if (capped) return fail(capped);
-      if (keepMax > 0 && size > keepMax)
-        return fail(badEntry(name, `symlink target longer than ${keepMax} bytes`));
+      if (capped) throw capped;
+      if (keepMax > 0 && size > keepMax) throw badEntry(name, `symlink target longer than ${keepMax} bytes`);
       crc = crc32(chunk, crc);
       if (keepMax > 0) kept.push(chunk);
-    });
-    stream.on('error', (err: Error) => fail(badEntry(name, dataProblem(err))));
-    stream.on('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve();
-    });
-  });
+      if (sink) await sink.write(chunk);
+    }
+  } finally {
+    stream.destroy();
+  }
   if (crc !== entry.crc32)
     throw badEntry(name, 'CRC-32 of the data does not match the header; the file is corrupt');
   return Buffer.concat(kept);
-}
-
-/** Returns the link target as extractors will write it, after refusing targets that leave the package. */
-function checkLinkTarget(name: string, data: Buffer): string {
-  const raw = data.toString('utf8');
-  if (raw === '') throw badEntry(name, 'symlink has an empty target');
-  if (raw.includes('\0')) throw badEntry(name, 'symlink target contains a NUL character');
-  const target = raw.replaceAll('\\', '/');
-  if (target.startsWith('/') || /^[a-zA-Z]:/.test(target)) {
-    throw badEntry(name, `symlink target ${show(raw)} is absolute; links must point inside the package`);
-  }
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(name), target));
-  if (resolved === '..' || resolved.startsWith('../')) {
-    throw badEntry(name, `symlink target ${show(raw)} points outside the package root`);
-  }
-  return target;
-}
-
-/**
- * Lexical checks miss chains: with `a -> .`, a link `a/b -> ..` or `x -> a/..` looks inside but lands one
- * level above the root once extracted. Resolve every link target, and every entry written through a link,
- * the way the kernel would after extraction.
- */
-function checkLinkChains(names: readonly string[], links: ReadonlyMap<string, string>): void {
-  const budget = { steps: LINK_STEP_BUDGET };
-  for (const [name, target] of links) {
-    if (!staysInside(`${path.posix.dirname(name)}/${target}`, links, budget)) {
-      throw badEntry(name, 'symlink target leaves the package root through another symlink');
-    }
-  }
-  for (const name of names) {
-    let viaLink = false;
-    for (let i = name.indexOf('/'); i > 0 && !viaLink; i = name.indexOf('/', i + 1)) {
-      viaLink = links.has(name.slice(0, i));
-    }
-    if (viaLink && !staysInside(path.posix.dirname(name), links, budget)) {
-      throw badEntry(name, 'path leaves the package root through a symlink');
-    }
-  }
-}
-
-function staysInside(start: string, links: ReadonlyMap<string, string>, budget: { steps: number }): boolean {
-  const todo = start.split('/').reverse();
-  const at: string[] = [];
-  let hops = 0;
-  for (let part = todo.pop(); part !== undefined; part = todo.pop()) {
-    if (--budget.steps < 0)
-      throw unzipFailed('symlinks are chained too deeply to check; remove the symlinks');
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (at.length === 0) return false;
-      at.pop();
-      continue;
-    }
-    at.push(part);
-    const target = links.get(at.join('/'));
-    if (target === undefined) continue;
-    if (++hops > MAX_LINK_HOPS) return true;
-    if (target.startsWith('/')) return false;
-    at.pop();
-    todo.push(...target.split('/').reverse());
-  }
-  return true;
 }

@@ -1,0 +1,146 @@
+// Writes a stored package out as a directory tree that sandboxes run from. The zip passed inspection when
+// it was uploaded, but the file on disk is trusted no further than that: it is scanned again with the same
+// checks (zip-inspect.ts) while being written, and the writing itself never follows a link. Symlink entries
+// are created last, after every file and directory, so no write can pass through one.
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FileSink, ScannedEntry, ZipCaps, ZipSummary } from './zip-inspect.js';
+import { openZipFile, scanZip } from './zip-inspect.js';
+import { badEntry } from './zip-rules.js';
+
+/** Read-only for everyone but root: sandboxes run as other uids and must not change shared code. */
+const DIR_MODE = 0o555;
+const FILE_MODE = 0o444;
+const EXEC_MODE = 0o555;
+const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Extracts `zipFile` into `root`, an empty directory the caller created, private to this process, and
+ * disposes of (see removeTree) if this throws. Every file and directory is fsynced, so once the caller
+ * renames `root` into place and syncs its parent, the tree survives a power loss whole.
+ */
+export async function extractZip(zipFile: string, root: string, caps: ZipCaps = {}): Promise<ZipSummary> {
+  const base = path.resolve(root);
+  const dirs = new Set<string>(['.']);
+
+  const inside = (entry: ScannedEntry, rel: string): string => {
+    const abs = path.resolve(base, rel);
+    // normalizeName and nameProblem already rule this out; a second opinion costs nothing.
+    if (abs !== base && !abs.startsWith(base + path.sep))
+      throw badEntry(entry.name, 'lands outside the root');
+    return abs;
+  };
+  const makeDirs = async (entry: ScannedEntry, rel: string): Promise<void> => {
+    if (dirs.has(rel)) return;
+    await makeDirs(entry, path.posix.dirname(rel));
+    try {
+      await fs.mkdir(inside(entry, rel), { mode: 0o700 });
+    } catch (err) {
+      if (code(err) !== 'EEXIST' || !(await fs.lstat(inside(entry, rel))).isDirectory()) {
+        throw clash(entry, `needs a directory "${rel}" where the package has a file`, err);
+      }
+    }
+    dirs.add(rel);
+  };
+
+  const zf = await openZipFile(zipFile);
+  try {
+    const result = await scanZip(zf, caps, {
+      directory: (entry) => makeDirs(entry, entry.path),
+      file: async (entry): Promise<FileSink> => {
+        if (entry.path === '.') throw badEntry(entry.name, 'a file cannot replace the package root');
+        await makeDirs(entry, path.posix.dirname(entry.path));
+        const file = inside(entry, entry.path);
+        // A later entry of the same name replaces the earlier one, as unzip does. The earlier file is
+        // already read-only, so it is unlinked rather than truncated; a directory there is an error.
+        await fs.unlink(file).catch((err: unknown) => {
+          if (code(err) !== 'ENOENT') throw clash(entry, 'cannot be written as a file', err);
+        });
+        const fh = await fs.open(file, CREATE_FILE, 0o600).catch((err: unknown) => {
+          throw clash(entry, 'cannot be written as a file', err);
+        });
+        return {
+          async write(chunk) {
+            for (let at = 0; at < chunk.length;) {
+              at += (await fh.write(chunk, at, chunk.length - at)).bytesWritten;
+            }
+          },
+          async close() {
+            try {
+              await fh.datasync();
+              // Zips made on Windows carry no mode, so their files are plain data, never executable.
+              await fh.chmod(entry.permissions & 0o111 ? EXEC_MODE : FILE_MODE);
+            } finally {
+              await fh.close();
+            }
+          },
+        };
+      },
+    });
+
+    for (const [rel, target] of result.links) {
+      const entry: ScannedEntry = { name: rel, path: rel, kind: 'symlink', permissions: 0 };
+      if (rel === '.') throw badEntry(rel, 'a symlink cannot replace the package root');
+      for (let up = path.posix.dirname(rel); up !== '.'; up = path.posix.dirname(up)) {
+        if (result.links.has(up)) {
+          throw badEntry(
+            rel,
+            `lies under the symlink "${up}"; entries inside a symlinked directory are not supported`,
+          );
+        }
+      }
+      await makeDirs(entry, path.posix.dirname(rel));
+      await fs.symlink(target, inside(entry, rel)).catch((err: unknown) => {
+        throw clash(entry, 'is a symlink but another entry has the same name', err);
+      });
+    }
+
+    // Children before parents is not needed for chmod, but fsync of a directory must follow its last change.
+    for (const rel of dirs) {
+      const dir = inside({ name: rel, path: rel, kind: 'directory', permissions: 0 }, rel);
+      await fs.chmod(dir, DIR_MODE);
+      await syncDir(dir);
+    }
+    return { entries: result.entries, unzippedSize: result.unzippedSize };
+  } finally {
+    zf.close();
+  }
+}
+
+/** Removes a tree extractZip wrote (or half wrote): its read-only directories must be opened up first. */
+export async function removeTree(root: string): Promise<void> {
+  const open = async (dir: string): Promise<void> => {
+    try {
+      await fs.chmod(dir, 0o700);
+    } catch (err) {
+      if (code(err) === 'ENOENT') return;
+      throw err;
+    }
+    // withFileTypes reports a symlink as a symlink, so this never descends out of the tree.
+    for (const child of await fs.readdir(dir, { withFileTypes: true })) {
+      if (child.isDirectory()) await open(path.join(dir, child.name));
+    }
+  };
+  const stat = await fs.lstat(root).catch(() => undefined);
+  if (stat?.isDirectory()) await open(root);
+  await fs.rm(root, { recursive: true, force: true });
+}
+
+/** Makes a rename in `dir` survive a power loss: the new directory entry is only durable once the directory is. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function clash(entry: ScannedEntry, what: string, err: unknown): Error {
+  return badEntry(entry.name, `${what} (${code(err) ?? String(err)})`);
+}

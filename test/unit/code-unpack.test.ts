@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FileCodeStore } from '../../src/store/files/index.js';
+import type { RawEntry } from '../support/zips.js';
+import { overlappingBomb, rawZip, zipOf } from '../support/zips.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'kiln-code-unpack-'));
+after(async () => {
+  // The trees are read-only; open them up so a non-root run can delete them too.
+  execFileSync('chmod', ['-R', 'u+w', root]);
+  rmSync(root, { recursive: true, force: true });
+});
+let n = 0;
+function freshStore(): { store: FileCodeStore; codeDir: string; unpackDir: string } {
+  const base = path.join(root, `store-${++n}`);
+  const codeDir = path.join(base, 'code');
+  return { store: new FileCodeStore(codeDir), codeDir, unpackDir: path.join(base, 'unpacked') };
+}
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const mode = (p: string): number => lstatSync(p).mode & 0o7777;
+const link = (name: string, target: string): RawEntry => ({
+  name,
+  data: Buffer.from(target),
+  mode: 0o120777,
+});
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Every path under `dir`, relative, sorted. */
+function listTree(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    const child = rel ? `${rel}/${name}` : name;
+    out.push(child);
+    if (lstatSync(path.join(dir, child)).isDirectory()) out.push(...listTree(dir, child));
+  }
+  return out;
+}
+
+const layout = rawZip([
+  { name: 'bootstrap', data: Buffer.from('#!/bin/sh\necho "from bootstrap $1"\n'), mode: 0o100755 },
+  { name: 'index.js', data: Buffer.from('exports.handler = 1;\n'), mode: 0o100600 },
+  { name: 'lib/deep/nested/mod.js', data: Buffer.from('module.exports = 2;\n'), mode: 0o100640 },
+  { name: 'empty/', mode: 0o40700 },
+  { name: 'windows.txt', data: Buffer.from('no unix mode'), mode: 0 },
+  { name: 'setuid', data: Buffer.from('#!/bin/sh\n'), mode: 0o104775 },
+  link('lib/current', 'deep/nested'),
+  link('run', 'bootstrap'),
+]);
+
+describe('FileCodeStore.unpacked', () => {
+  it('writes the tree world-readable and read-only, keeping exec bits and symlinks', async () => {
+    const { store, unpackDir } = freshStore();
+    const ref = await store.put(layout);
+    const { dir, release } = await store.unpacked(ref.sha256Hex);
+    assert.equal(dir, path.join(unpackDir, ref.sha256Hex));
+    assert.deepEqual(listTree(dir), [
+      'bootstrap',
+      'empty',
+      'index.js',
+      'lib',
+      'lib/current',
+      'lib/deep',
+      'lib/deep/nested',
+      'lib/deep/nested/mod.js',
+      'run',
+      'setuid',
+      'windows.txt',
+    ]);
+    assert.equal(mode(path.join(dir, 'bootstrap')), 0o555);
+    assert.equal(mode(path.join(dir, 'setuid')), 0o555, 'setuid and group-write bits are dropped');
+    assert.equal(mode(path.join(dir, 'index.js')), 0o444, 'a 0600 file is made world-readable');
+    assert.equal(mode(path.join(dir, 'windows.txt')), 0o444, 'no unix mode means not executable');
+    for (const d of ['', 'empty', 'lib', 'lib/deep', 'lib/deep/nested']) {
+      assert.equal(mode(path.join(dir, d)), 0o555, `directory "${d}"`);
+    }
+    assert.equal(readlinkSync(path.join(dir, 'lib/current')), 'deep/nested');
+    assert.equal(readFileSync(path.join(dir, 'lib/current/mod.js'), 'utf8'), 'module.exports = 2;\n');
+    assert.equal(readlinkSync(path.join(dir, 'run')), 'bootstrap');
+    assert.equal(execFileSync(path.join(dir, 'run'), ['ok'], { encoding: 'utf8' }), 'from bootstrap ok\n');
+    assert.equal(mode(unpackDir), 0o755);
+    release();
+    release();
+  });
+
+  it('unpacks a zip made by zipDirectory-style tools with implicit parent directories', async () => {
+    const { store } = freshStore();
+    const ref = await store.put(await zipOf({ 'a/b/c.txt': 'c', 'a/d.txt': 'd' }));
+    const { dir } = await store.unpacked(ref.sha256Hex);
+    assert.deepEqual(listTree(dir), ['a', 'a/b', 'a/b/c.txt', 'a/d.txt']);
+    assert.equal(readFileSync(path.join(dir, 'a/b/c.txt'), 'utf8'), 'c');
+    assert.ok(statSync(path.join(dir, 'a/b')).mode & 0o005, 'directories are world-searchable');
+  });
+
+  it('lets a later entry of the same name replace an earlier one, as unzip does', async () => {
+    const { store } = freshStore();
+    const zip = rawZip([
+      { name: 'dup.js', data: Buffer.from('first'), mode: 0o100755 },
+      { name: 'dup.js', data: Buffer.from('second') },
+    ]);
+    const { dir } = await store.unpacked((await store.put(zip)).sha256Hex);
+    assert.equal(readFileSync(path.join(dir, 'dup.js'), 'utf8'), 'second');
+    assert.equal(mode(path.join(dir, 'dup.js')), 0o444);
+  });
+
+  it('extracts once, sharing one extraction between concurrent callers', async () => {
+    const { store, unpackDir } = freshStore();
+    const ref = await store.put(layout);
+    const held = await Promise.all(Array.from({ length: 8 }, () => store.unpacked(ref.sha256Hex)));
+    assert.equal(new Set(held.map((h) => h.dir)).size, 1);
+    assert.deepEqual(readdirSync(unpackDir), [ref.sha256Hex], 'no temp trees left');
+    const inode = statSync(path.join(held[0]?.dir ?? '', 'index.js')).ino;
+    const again = await store.unpacked(ref.sha256Hex);
+    assert.equal(statSync(path.join(again.dir, 'index.js')).ino, inode, 'not extracted a second time');
+    // A second store over the same directories (a restart) reuses the tree as well.
+    const restarted = new FileCodeStore(path.dirname(store.pathOf(ref.sha256Hex)));
+    const after = await restarted.unpacked(ref.sha256Hex);
+    assert.equal(statSync(path.join(after.dir, 'index.js')).ino, inode);
+  });
+
+  it('refuses a sha that is not stored, leaving nothing', async () => {
+    const { store, unpackDir } = freshStore();
+    await assert.rejects(store.unpacked('0'.repeat(64)), /0{64} is not stored/);
+    await assert.rejects(store.unpacked('../../etc'), /not a lowercase hex sha256/);
+    assert.equal(existsSync(unpackDir), false);
+  });
+});
+
+describe('FileCodeStore.collectGarbage and unpacked trees', () => {
+  it('removes unreferenced unpacked trees, but not held or kept ones', async () => {
+    const { store, unpackDir } = freshStore();
+    const a = await store.put(await zipOf({ 'a.js': 'a' }));
+    const b = await store.put(await zipOf({ 'b.js': 'b' }));
+    const c = await store.put(await zipOf({ 'c.js': 'c' }));
+    const heldA = await store.unpacked(a.sha256Hex);
+    const heldA2 = await store.unpacked(a.sha256Hex);
+    (await store.unpacked(b.sha256Hex)).release();
+    (await store.unpacked(c.sha256Hex)).release();
+
+    // a: held, not kept; b: neither; c: kept.
+    assert.equal(await store.collectGarbage(new Set([c.sha256Hex])), 3, 'zips a and b, tree b');
+    assert.deepEqual(readdirSync(unpackDir).sort(), [a.sha256Hex, c.sha256Hex].sort());
+    assert.equal(readFileSync(path.join(heldA.dir, 'a.js'), 'utf8'), 'a');
+
+    heldA.release();
+    await store.collectGarbage(new Set([c.sha256Hex]));
+    assert.ok(existsSync(heldA.dir), 'one hold is left');
+    heldA2.release();
+    assert.equal(await store.collectGarbage(new Set([c.sha256Hex])), 1);
+    assert.deepEqual(readdirSync(unpackDir), [c.sha256Hex]);
+    assert.equal(await store.collectGarbage(new Set()), 2, 'zip c and tree c');
+    assert.deepEqual(readdirSync(unpackDir), []);
+  });
+
+  it('removes temp and trash trees a crash left behind, read-only ones included', async () => {
+    const { store, unpackDir } = freshStore();
+    const kept = await store.put(await zipOf({ 'k.js': 'k' }));
+    await store.unpacked(kept.sha256Hex);
+    for (const leftover of ['tmp-crashed', 'trash-crashed']) {
+      mkdirSync(path.join(unpackDir, leftover, 'sub'), { recursive: true });
+      writeFileSync(path.join(unpackDir, leftover, 'sub', 'half.js'), 'partial');
+      chmodSync(path.join(unpackDir, leftover, 'sub'), 0o555);
+      chmodSync(path.join(unpackDir, leftover), 0o555);
+    }
+    writeFileSync(path.join(unpackDir, 'notes.txt'), 'not ours to delete');
+    assert.equal(await store.collectGarbage(new Set([kept.sha256Hex])), 2);
+    assert.deepEqual(readdirSync(unpackDir).sort(), [kept.sha256Hex, 'notes.txt']);
+  });
+
+  it('never removes a tree whose unpacked() call raced a sweep', async () => {
+    const { store, unpackDir } = freshStore();
+    const zip = await zipOf({ 'r.js': 'racy', 'lib/x.js': 'x' });
+    // Start the sweep one event-loop turn later each time, until unpacking finishes before it starts.
+    for (let delay = 0; ; delay++) {
+      const ref = await store.put(zip);
+      let done = false;
+      const unpacking = store.unpacked(ref.sha256Hex).then((h) => ((done = true), h));
+      for (let i = 0; i < delay && !done; i++) await tick();
+      const finished = done;
+      const [held] = await Promise.all([unpacking, store.collectGarbage(new Set())]);
+      assert.equal(readFileSync(path.join(held.dir, 'lib/x.js'), 'utf8'), 'x', `lost at delay ${delay}`);
+      held.release();
+      await store.collectGarbage(new Set());
+      assert.deepEqual(readdirSync(unpackDir), [], `left over at delay ${delay}`);
+      if (finished) break;
+    }
+  });
+});
+
+describe('FileCodeStore.unpacked refuses hostile packages that got stored', () => {
+  const hostile: Record<string, { zip: Buffer; reason: RegExp }> = {
+    'a path escape': { zip: rawZip([{ name: '../evil', data: Buffer.from('x') }]), reason: /"\.\.\/evil"/ },
+    'an absolute symlink': { zip: rawZip([link('passwd', '/etc/passwd')]), reason: /"passwd".*absolute/ },
+    'a symlink chain out of the root': {
+      zip: rawZip([link('a', '.'), link('x', 'a/..')]),
+      reason: /"x".*through another symlink/,
+    },
+    'a write through a symlink': {
+      zip: rawZip([
+        link('up', 'sub'),
+        { name: 'sub/', mode: 0o40755 },
+        { name: 'up/f', data: Buffer.from('x') },
+      ]),
+      reason: /"up"/,
+    },
+    'a file where a directory must go': {
+      zip: rawZip([
+        { name: 'a', data: Buffer.from('file') },
+        { name: 'a/b', data: Buffer.from('under a file') },
+      ]),
+      reason: /"a\/b".*needs a directory/,
+    },
+    'a directory replaced by a file': {
+      zip: rawZip([
+        { name: 'd/', mode: 0o40755 },
+        { name: 'd', data: Buffer.from('file over a directory') },
+      ]),
+      reason: /"d".*cannot be written as a file/,
+    },
+    'a CRC mismatch': { zip: rawZip([{ name: 'c.txt', data: Buffer.from('x'), crc: 1 }]), reason: /CRC-32/ },
+    'overlapping entries (a bomb)': { zip: overlappingBomb(200), reason: /zip bomb/ },
+  };
+  for (const [what, { zip, reason }] of Object.entries(hostile)) {
+    it(`refuses ${what} and leaves nothing`, async () => {
+      const { store, codeDir, unpackDir } = freshStore();
+      const sha = sha256(zip);
+      writeFileSync(path.join(codeDir, `${sha}.zip`), zip);
+      await assert.rejects(store.unpacked(sha), (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(err.message, new RegExp(`^Code package ${sha} could not be unpacked: `));
+        assert.match(err.message, reason);
+        return true;
+      });
+      assert.deepEqual(readdirSync(unpackDir), []);
+      // Nothing is cached either: a second attempt fails the same way.
+      await assert.rejects(store.unpacked(sha), reason);
+    });
+  }
+});
