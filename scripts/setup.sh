@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # System packages: bubblewrap (function sandboxes), socat (Runtime API relay), the Debian AWS CLI
 # (the tests drive Kiln with it), zip (handy for packaging functions by hand).
 packages=(bubblewrap socat awscli zip)
+# The aws-lambda-ric test fixture (test/support/ric-fixture.ts) compiles libcurl, aws-lambda-cpp and a
+# Node addon when npm installs it, which needs these.
+packages+=(autoconf automake libtool make cmake g++ python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -16,7 +16,14 @@ async function up(flags: { port?: string; host?: string; dataDir?: string }): Pr
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const platform = await startPlatform({ config, log });
+  let platform;
+  try {
+    platform = await startPlatform({ config, log });
+  } catch (e) {
+    // Missing sandbox prerequisites, a port in use, an unreadable data dir: say what and stop.
+    process.stderr.write(`kiln: cannot start: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
   process.stdout.write(`Kiln listening on ${platform.endpoint} (data in ${config.dataDir})\n`);
   let stopping = false;
   const stop = (signal: string): void => {

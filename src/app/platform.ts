@@ -1,15 +1,22 @@
 // The composition root: picks the concrete backends and wires every role into one process.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { CodeUrlSigner, FunctionService, registerControlPlane } from '../control-plane/index.js';
 import { createHttpServer } from '../http/index.js';
+import { InvokeService, registerInvoke } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
+import { MemoryLogSink } from '../observability/index.js';
+import { Fleet } from '../placement/index.js';
 import { systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
 import { SqliteMetadataStore } from '../store/sqlite/index.js';
+import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
+import { Worker, type Driver } from '../worker/index.js';
+import { registerIntrospection } from './introspection.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -24,12 +31,21 @@ export interface PlatformOptions {
   readonly clock?: Clock;
 }
 
+/** Kiln's own runtime clients (plain JS and Python, no build step), mounted into sandboxes at /var/runtime. */
+const runtimeDir = fileURLToPath(new URL('../../../src/runtimes', import.meta.url));
+
+/** How long shutdown waits for in-flight invocations before stopping their environments. */
+const shutdownGraceMs = 30_000;
+
 export async function startPlatform({
   config,
   log,
   clock = systemClock,
 }: PlatformOptions): Promise<Platform> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Traversable but not listable: sandboxes run as unprivileged uids and bubblewrap must reach their
+  // code and sockets below this directory, while nothing in it can be enumerated.
+  mkdirSync(config.dataDir, { recursive: true });
+  chmodSync(config.dataDir, 0o711);
   const account = { region: config.region, accountId: config.accountId };
   const failpoint = (name: string): void => {
     if (config.failpoints.has(name)) {
@@ -37,11 +53,53 @@ export async function startPlatform({
       process.kill(process.pid, 'SIGKILL');
     }
   };
+
+  const driver: Driver = new SandboxDriver({
+    log,
+    stateDir: join(config.dataDir, 'sandboxes'),
+    cgroupParent: config.cgroupParent,
+    uidBase: config.sandboxUidBase,
+    uidCount: config.sandboxUidCount,
+  });
+  await driver.check();
+  await driver.cleanupOrphans();
+
   const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n) =>
     functionArn(account, n),
   );
   const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
-  const functions = new FunctionService({ account, metadata, code, clock, log, failpoint });
+  const sink = new MemoryLogSink();
+  let workers = 0;
+  const fleet = new Fleet({
+    clock,
+    log,
+    leaseMs: config.workerLeaseMs,
+    newWorker: () =>
+      new Worker({
+        id: `worker-${++workers}`,
+        driver,
+        log,
+        clock,
+        sink,
+        code,
+        stateDir: join(config.dataDir, 'environments'),
+        runtimeDir,
+        initTimeoutMs: config.initTimeoutMs,
+        freezeAfterMs: config.freezeAfterMs,
+        keepAliveMs: config.keepAliveMs,
+        memoryBudgetMb: config.workerMemoryMb,
+        reapIntervalMs: Math.max(50, Math.min(10_000, Math.floor(config.keepAliveMs / 4))),
+      }),
+  });
+  const functions = new FunctionService({
+    account,
+    metadata,
+    code,
+    clock,
+    log,
+    failpoint,
+    onChange: (name, revisionId) => void fleet.retire(name, revisionId),
+  });
   // A crash can leave a package written but never committed: sweep before serving.
   const swept = await functions.collectGarbage();
   if (swept > 0) log.info({ swept }, 'removed unreferenced code packages');
@@ -54,6 +112,8 @@ export async function startPlatform({
     codeUrls: new CodeUrlSigner(secretKey(config.dataDir), () => clock.now()),
     concurrencyLimit: 1000,
   });
+  registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log }));
+  registerIntrospection(http, fleet);
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -62,7 +122,7 @@ export async function startPlatform({
     http,
     endpoint: `http://${shownHost}:${port}`,
     async close() {
-      await http.close();
+      await Promise.all([http.close(), fleet.close(shutdownGraceMs)]);
       metadata.close();
     },
   };

@@ -1,4 +1,5 @@
 // The only reader of the process environment. Flags win over environment variables, which win over defaults.
+import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -14,6 +15,23 @@ export interface Config {
    * Exists so crash-consistency tests can stop the process at an exact step.
    */
   readonly failpoints: ReadonlySet<string>;
+  /** Idle execution environments are reclaimed after this long. */
+  readonly keepAliveMs: number;
+  /** A worker's lease (Lambda: 14 hours); then it drains and a fresh worker takes over. */
+  readonly workerLeaseMs: number;
+  /** Sum of MemorySize of the environments one worker may hold. */
+  readonly workerMemoryMb: number;
+  /** Idle environments are frozen this long after their last invocation. */
+  readonly freezeAfterMs: number;
+  /** INIT phase bound (Lambda: 10 s). */
+  readonly initTimeoutMs: number;
+  /**
+   * The cgroup that holds this instance's sandboxes, and the host uids they run as. Two Kiln processes on one
+   * host need different values: each kills leftovers under its own parent at startup.
+   */
+  readonly cgroupParent: string;
+  readonly sandboxUidBase: number;
+  readonly sandboxUidCount: number;
 }
 
 export interface Flags {
@@ -29,6 +47,14 @@ const schema = z.object({
   region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must look like us-east-1'),
   accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  keepAliveMs: z.coerce.number().int().min(0),
+  workerLeaseMs: z.coerce.number().int().min(1000),
+  workerMemoryMb: z.coerce.number().int().min(128),
+  freezeAfterMs: z.coerce.number().int().min(0),
+  initTimeoutMs: z.coerce.number().int().min(100),
+  cgroupParent: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be a plain directory name'),
+  sandboxUidBase: z.coerce.number().int().min(1000).max(4_000_000_000),
+  sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
 });
 
 export class ConfigError extends Error {}
@@ -41,6 +67,14 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     region: env.KILN_REGION ?? 'us-east-1',
     accountId: env.KILN_ACCOUNT_ID ?? '000000000000',
     logLevel: env.KILN_LOG_LEVEL ?? 'info',
+    keepAliveMs: env.KILN_KEEP_ALIVE_MS ?? String(5 * 60 * 1000),
+    workerLeaseMs: env.KILN_WORKER_LEASE_MS ?? String(14 * 60 * 60 * 1000),
+    workerMemoryMb: env.KILN_WORKER_MEMORY_MB ?? String(Math.floor((totalmem() / (1024 * 1024)) * 0.75)),
+    freezeAfterMs: env.KILN_FREEZE_AFTER_MS ?? '100',
+    initTimeoutMs: env.KILN_INIT_TIMEOUT_MS ?? '10000',
+    cgroupParent: env.KILN_CGROUP_PARENT ?? 'kiln',
+    sandboxUidBase: env.KILN_SANDBOX_UID_BASE ?? '200000',
+    sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

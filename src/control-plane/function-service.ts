@@ -37,6 +37,11 @@ export interface FunctionServiceDeps {
   readonly log: Logger;
   /** Crash-test hook: called at named steps; production passes a no-op. */
   readonly failpoint: (name: string) => void;
+  /**
+   * Called after `$LATEST` of a function changed (with its new RevisionId) or was deleted (without):
+   * environments of older revisions must retire.
+   */
+  readonly onChange?: (functionName: string, revisionId?: string) => void;
 }
 
 export class FunctionService {
@@ -139,6 +144,7 @@ export class FunctionService {
       return record;
     });
     this.d.log.info({ function: ref.name, sha256: updated.code.sha256Hex }, 'function code updated');
+    this.d.onChange?.(ref.name, updated.revisionId);
     await this.collectGarbage();
     return updated;
   }
@@ -176,6 +182,7 @@ export class FunctionService {
     };
     this.commitReplace(record, current.revisionId);
     this.d.log.info({ function: ref.name }, 'function configuration updated');
+    this.d.onChange?.(ref.name, record.revisionId);
     return record;
   }
 
@@ -189,6 +196,7 @@ export class FunctionService {
     }
     if (!this.d.metadata.delete(ref.name)) throw this.missing(ref.name);
     this.d.log.info({ function: ref.name }, 'function deleted');
+    this.d.onChange?.(ref.name);
     await this.collectGarbage();
   }
 

@@ -7,19 +7,25 @@ import { ApiError } from '../model/index.js';
 /** Beyond this many bytes a request is cut off rather than drained. */
 const drainCeiling = 256 * 1024 * 1024;
 
-export function tooLarge(limit: number, operation: string): ApiError {
-  return new ApiError(
-    'RequestEntityTooLargeException',
-    `Request must be smaller than ${limit} bytes for the ${operation} operation`,
-  );
+export function tooLarge(
+  limit: number,
+  operation: string,
+  code: 'RequestTooLargeException' | 'RequestEntityTooLargeException' = 'RequestEntityTooLargeException',
+): ApiError {
+  return new ApiError(code, `Request must be smaller than ${limit} bytes for the ${operation} operation`);
 }
 
-export function readBody(stream: IncomingMessage, limit: number, operation: string): Promise<Buffer> {
+export function readBody(
+  stream: IncomingMessage,
+  limit: number,
+  operation: string,
+  code?: 'RequestTooLargeException' | 'RequestEntityTooLargeException',
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(stream.headers['content-length'] ?? NaN);
     if (declared > drainCeiling) {
       stream.destroy();
-      reject(tooLarge(limit, operation));
+      reject(tooLarge(limit, operation, code));
       return;
     }
     const chunks: Buffer[] = [];
@@ -28,7 +34,7 @@ export function readBody(stream: IncomingMessage, limit: number, operation: stri
       received += chunk.length;
       if (received > drainCeiling) {
         stream.destroy();
-        reject(tooLarge(limit, operation));
+        reject(tooLarge(limit, operation, code));
       } else if (received <= limit) {
         chunks.push(chunk);
       } else if (chunks.length > 0) {
@@ -36,7 +42,7 @@ export function readBody(stream: IncomingMessage, limit: number, operation: stri
       }
     });
     stream.on('end', () => {
-      if (received > limit) reject(tooLarge(limit, operation));
+      if (received > limit) reject(tooLarge(limit, operation, code));
       else resolve(Buffer.concat(chunks, received));
     });
     stream.on('error', reject);

@@ -2,7 +2,6 @@
 // Patterns use `{}` for one path segment.
 
 const table: ReadonlyArray<readonly [method: string, path: string, operation: string]> = [
-  ['POST', '/2015-03-31/functions/{}/invocations', 'Invoke'],
   ['POST', '/2014-11-13/functions/{}/invoke-async', 'InvokeAsync'],
   ['POST', '/2021-11-15/functions/{}/response-streaming-invocations', 'InvokeWithResponseStream'],
   ['POST', '/2015-03-31/functions/{}/versions', 'PublishVersion'],

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The AWS operation name, used in error messages. */
     operation?: string;
+    /** The error type for an oversized body (Invoke uses RequestTooLargeException). */
+    tooLarge?: 'RequestTooLargeException' | 'RequestEntityTooLargeException';
   }
 }
 
@@ -44,7 +46,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (req, payload, done) => {
     const limit = req.routeOptions.bodyLimit ?? opts.bodyLimit;
-    readBody(payload, limit, req.routeOptions.config.operation ?? 'this').then(
+    const { operation = 'this', tooLarge: code } = req.routeOptions.config;
+    readBody(payload, limit, operation === 'Invoke' ? 'InvokeFunction' : operation, code).then(
       (body) => done(null, body),
       (err: Error) => done(err, undefined),
     );

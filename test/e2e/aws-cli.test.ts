@@ -1,9 +1,10 @@
 // The same API through the Debian AWS CLI (/usr/bin/aws), exactly as a user would type it.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { nodeProbe, nodeThrows, nodeZip } from '../support/functions.js';
 import { awsLambda, lambdaSha, role } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { rawZip, zipOf } from '../support/zips.js';
@@ -186,10 +187,78 @@ describe('AWS CLI (/usr/bin/aws)', () => {
     assert.match(hostile.stderr, /InvalidParameterValueException/);
   });
 
+  it('invoke: payload, output file, function errors, Tail logs and DryRun', async () => {
+    const probe = join(dir, 'probe.zip');
+    writeFileSync(probe, await nodeZip(nodeProbe));
+    const c = aws(
+      'create-function',
+      '--function-name',
+      'probe',
+      '--runtime',
+      'nodejs20.x',
+      '--role',
+      role,
+      '--handler',
+      'index.handler',
+      '--zip-file',
+      `fileb://${probe}`,
+    );
+    assert.equal(c.status, 0, c.stderr);
+    const outFile = join(dir, 'out.json');
+    const inv = aws(
+      'invoke',
+      '--function-name',
+      'probe',
+      '--cli-binary-format',
+      'raw-in-base64-out',
+      '--payload',
+      '{"from":"cli"}',
+      '--log-type',
+      'Tail',
+      outFile,
+    );
+    assert.equal(inv.status, 0, inv.stderr);
+    assert.equal(inv.json().StatusCode, 200);
+    assert.equal(inv.json().ExecutedVersion, '$LATEST');
+    const log = Buffer.from(String(inv.json().LogResult), 'base64').toString();
+    assert.match(log, /START RequestId: .*\n[\s\S]*REPORT RequestId: /);
+    const result = JSON.parse(readFileSync(outFile, 'utf8')) as { event: unknown };
+    assert.deepEqual(result.event, { from: 'cli' });
+    const empty = aws('invoke', '--function-name', 'probe', outFile);
+    assert.equal(empty.status, 0, empty.stderr);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(outFile, 'utf8')) as { event: unknown }).event,
+      {},
+      'no payload is {}',
+    );
+    const dry = aws('invoke', '--function-name', 'probe', '--invocation-type', 'DryRun', outFile);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.equal(dry.json().StatusCode, 204);
+    const thrower = join(dir, 'throws.zip');
+    writeFileSync(thrower, await nodeZip(nodeThrows));
+    aws(
+      'create-function',
+      '--function-name',
+      'throws',
+      '--runtime',
+      'nodejs20.x',
+      '--role',
+      role,
+      '--handler',
+      'index.handler',
+      '--zip-file',
+      `fileb://${thrower}`,
+    );
+    const failed = aws('invoke', '--function-name', 'throws', outFile);
+    assert.equal(failed.status, 0, 'a function error is not a CLI error');
+    assert.equal(failed.json().FunctionError, 'Unhandled');
+    assert.equal((JSON.parse(readFileSync(outFile, 'utf8')) as { errorType: string }).errorType, 'TypeError');
+  });
+
   it('get-account-settings and delete-function', () => {
     const s = aws('get-account-settings');
     assert.equal(s.status, 0, s.stderr);
-    assert.equal((s.json().AccountUsage as { FunctionCount: number }).FunctionCount, 4);
+    assert.equal((s.json().AccountUsage as { FunctionCount: number }).FunctionCount, 6);
     const d = aws('delete-function', '--function-name', 'arn:aws:lambda:us-east-1:000000000000:function:b1');
     assert.equal(d.status, 0, d.stderr);
     assert.equal(aws('get-function', '--function-name', 'b1').status, 254);

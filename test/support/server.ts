@@ -1,6 +1,7 @@
 // Starts a real `kiln up` process on a free loopback port with its own data dir, for end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -46,19 +47,47 @@ export interface StartOptions {
   args?: string[];
 }
 
+let instances = 0;
+
+/**
+ * Test processes run several Kiln instances at once on one host; each needs its own cgroup parent and uid
+ * range (an instance kills leftovers under its parent at startup). Derived from the data dir, so a restart
+ * on the same dir finds its own orphans.
+ */
+function isolationEnv(dataDir: string): Record<string, string> {
+  const slot = (process.pid * 37 + ++instances) % 4000;
+  const tag = createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
+  return {
+    KILN_CGROUP_PARENT: `kiln-test-${tag}`,
+    KILN_SANDBOX_UID_BASE: String(300_000 + slot * 200),
+    KILN_SANDBOX_UID_COUNT: '200',
+  };
+}
+
 /** Spawns `bin/kiln.js up` and resolves once it printed its ready line. */
 export async function startKiln(opts: StartOptions = {}): Promise<KilnProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'));
   const port = opts.port ?? (await freePort());
+  const isolation = isolationEnv(dataDir);
   const child = spawn(
     process.execPath,
     [kilnBin, 'up', '--port', String(port), '--data-dir', dataDir, ...(opts.args ?? [])],
-    { env: cleanEnv({ KILN_LOG_LEVEL: 'warn', ...opts.env }), stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: cleanEnv({ KILN_LOG_LEVEL: 'warn', ...isolationEnv(dataDir), ...opts.env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  // Once the instance is gone its (empty) cgroup parents go too, so test runs leave nothing behind.
+  const parent = isolation.KILN_CGROUP_PARENT;
+  const exited = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      removeCgroupParents(parent);
+      res(code);
+    }),
+  );
   await new Promise<void>((res, rej) => {
     const onData = (): void => {
       if (out.includes('Kiln listening on')) {
@@ -84,6 +113,20 @@ export async function startKiln(opts: StartOptions = {}): Promise<KilnProcess> {
       await exited;
     },
   };
+}
+
+function removeCgroupParents(parent: string | undefined): void {
+  if (!parent) return;
+  for (const root of [
+    '/sys/fs/cgroup',
+    ...['memory', 'pids', 'cpu', 'cpuacct', 'freezer'].map((c) => `/sys/fs/cgroup/${c}`),
+  ]) {
+    try {
+      rmdirSync(join(root, parent));
+    } catch {
+      // Absent on this hierarchy, or still holding sandboxes of a restarted instance.
+    }
+  }
 }
 
 export function removeDir(dir: string): void {

@@ -1,0 +1,16 @@
+// Read-only views of the platform's internals, for operators and for tests that observe the lifecycle.
+import type { FastifyInstance } from 'fastify';
+import type { Fleet } from '../placement/index.js';
+
+export function registerIntrospection(app: FastifyInstance, fleet: Fleet): void {
+  app.get('/_kiln/environments', { config: { operation: 'ListEnvironments' } }, async () => ({
+    Environments: fleet.environments().map((e) => ({
+      Id: e.id,
+      FunctionName: e.functionName,
+      Version: e.version,
+      State: e.state,
+      Frozen: e.frozen,
+      WorkerId: e.workerId,
+    })),
+  }));
+}

@@ -1,0 +1,35 @@
+// POST /2015-03-31/functions/{FunctionName}/invocations, with Lambda's headers.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { InvokeService } from './invoke-service.js';
+
+/** Lambda's synchronous request payload limit. */
+export const maxSyncPayload = 6_291_456;
+
+type Req = FastifyRequest<{ Params: { FunctionName: string }; Querystring: { Qualifier?: string } }>;
+
+const header = (req: FastifyRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export function registerInvoke(app: FastifyInstance, service: InvokeService): void {
+  app.post(
+    '/2015-03-31/functions/:FunctionName/invocations',
+    { bodyLimit: maxSyncPayload, config: { operation: 'Invoke', tooLarge: 'RequestTooLargeException' } },
+    async (req: Req, reply) => {
+      const out = await service.invoke({
+        functionName: req.params.FunctionName,
+        qualifier: req.query.Qualifier,
+        invocationType: header(req, 'x-amz-invocation-type'),
+        logType: header(req, 'x-amz-log-type'),
+        clientContext: header(req, 'x-amz-client-context'),
+        payload: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      });
+      // Lambda answers with the invocation's own request id, the one the function saw.
+      return reply
+        .code(out.status)
+        .headers({ ...out.headers, 'x-amzn-RequestId': out.requestId })
+        .send(out.body);
+    },
+  );
+}

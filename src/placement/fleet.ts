@@ -1,0 +1,75 @@
+// Placement across workers. A worker holds a lease (Lambda: 14 hours); when it ends, a fresh worker takes
+// new invocations and the old one drains: in-flight invocations finish, its environments shut down.
+import type { Clock, Logger } from '../shared/index.js';
+import type { EnvironmentInfo, FunctionSpec, InvokeResult } from '../worker/index.js';
+import type { InvocationRequest } from '../runtime-api/index.js';
+
+/** The part of a worker placement needs; in-process today, remote later. */
+export interface WorkerHandle {
+  readonly id: string;
+  invoke(spec: FunctionSpec, req: InvocationRequest): Promise<InvokeResult>;
+  retire(functionName: string, keepRevision?: string): Promise<void>;
+  drain(): Promise<void>;
+  kill(): Promise<void>;
+  environments(): EnvironmentInfo[];
+}
+
+export interface FleetOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly leaseMs: number;
+  readonly newWorker: () => WorkerHandle;
+}
+
+export class Fleet {
+  private active: WorkerHandle;
+  private leaseEnds: number;
+  private readonly draining = new Map<WorkerHandle, Promise<void>>();
+
+  constructor(private readonly o: FleetOptions) {
+    this.active = o.newWorker();
+    this.leaseEnds = o.clock.now() + o.leaseMs;
+  }
+
+  invoke(spec: FunctionSpec, req: InvocationRequest): Promise<InvokeResult> {
+    this.renewIfExpired();
+    return this.active.invoke(spec, req);
+  }
+
+  async retire(functionName: string, keepRevision?: string): Promise<void> {
+    await Promise.all(
+      [this.active, ...this.draining.keys()].map((w) => w.retire(functionName, keepRevision)),
+    );
+  }
+
+  environments(): EnvironmentInfo[] {
+    return [this.active, ...this.draining.keys()].flatMap((w) => w.environments());
+  }
+
+  /** Replaces the active worker once its lease has ended; returns whether it did. */
+  renewIfExpired(): boolean {
+    if (this.o.clock.now() < this.leaseEnds) return false;
+    const old = this.active;
+    this.active = this.o.newWorker();
+    this.leaseEnds = this.o.clock.now() + this.o.leaseMs;
+    this.o.log.info({ old: old.id, next: this.active.id }, 'worker lease ended: draining');
+    const done = old.drain().finally(() => this.draining.delete(old));
+    this.draining.set(old, done);
+    return true;
+  }
+
+  /** Waits until every draining worker has finished. */
+  async drained(): Promise<void> {
+    await Promise.all(this.draining.values());
+  }
+
+  /** Drains every worker; past `graceMs`, stops whatever still runs. */
+  async close(graceMs: number): Promise<void> {
+    const all = [this.active, ...this.draining.keys()];
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), graceMs)));
+    const done = await Promise.race([Promise.all(all.map((w) => w.drain())), expired]);
+    clearTimeout(timer);
+    if (done === 'expired') await Promise.all(all.map((w) => w.kill()));
+  }
+}

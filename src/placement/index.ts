@@ -1,0 +1,2 @@
+export { Fleet } from './fleet.js';
+export type { FleetOptions, WorkerHandle } from './fleet.js';

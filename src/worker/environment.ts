@@ -1,0 +1,279 @@
+// One execution environment: a sandboxed runtime process, its Runtime API, its log stream and its state.
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  LogCapture,
+  endLine,
+  logStreamName,
+  reportLine,
+  startLine,
+  type LogSink,
+} from '../observability/index.js';
+import { RuntimeApiServer, type InvocationOutcome, type InvocationRequest } from '../runtime-api/index.js';
+import type { Clock, Logger } from '../shared/index.js';
+import type { Driver, Sandbox, SandboxExit } from './driver.js';
+import { StateMachine, type EnvironmentState } from './environment-state.js';
+import { specKey, type FunctionSpec } from './function-spec.js';
+import { runtimeArgv, runtimeEnv } from './runtime-launch.js';
+
+export interface EnvironmentDeps {
+  readonly driver: Driver;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly sink: LogSink;
+  /** Parent of per-environment scratch dirs (the Runtime API socket lives there). */
+  readonly stateDir: string;
+  /** Host dir of Kiln's runtime clients, mounted at /var/runtime. */
+  readonly runtimeDir: string;
+  /** INIT phase bound, Lambda's 10 s. */
+  readonly initTimeoutMs: number;
+  /** Idle environments are frozen this long after their last invocation (0 = at once). */
+  readonly freezeAfterMs: number;
+}
+
+/** What one invocation produced, ready for the Invoke API. */
+export interface EnvironmentResult {
+  readonly outcome: InvocationOutcome;
+  /** Base64 of the last 4 KB of the invocation's log. */
+  readonly logTail: string;
+  /** The environment cannot be reused (timeout, crash, init failure). */
+  readonly fatal: boolean;
+}
+
+export type InitResult = { readonly ok: true } | { readonly ok: false; readonly outcome: InvocationOutcome };
+
+const errorPayload = (errorType: string, errorMessage: string): InvocationOutcome => ({
+  kind: 'error',
+  errorType,
+  payload: Buffer.from(JSON.stringify({ errorType, errorMessage })),
+});
+
+/** Lets output the runtime wrote before answering reach our pipe readers (two turns of the event loop). */
+const drainPipes = async (): Promise<void> => {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+};
+
+export class Environment {
+  readonly id = randomBytes(16).toString('hex');
+  readonly key: string;
+  readonly logs: LogCapture;
+  private readonly machine: StateMachine;
+  private sandbox?: Sandbox;
+  private rapi?: RuntimeApiServer;
+  private exit?: Promise<SandboxExit>;
+  private exitInfo?: SandboxExit;
+  private pendingInitMs?: number;
+  private frozen = false;
+  private freezeTimer?: NodeJS.Timeout;
+  private freezing: Promise<void> = Promise.resolve();
+  lastUsed: number;
+  /** Set when the function changed under a busy environment: stop it once the invocation ends. */
+  retired = false;
+
+  constructor(
+    readonly spec: FunctionSpec,
+    private readonly codeDir: string,
+    private readonly d: EnvironmentDeps,
+    onState?: (env: Environment, from: EnvironmentState, to: EnvironmentState) => void,
+  ) {
+    this.key = specKey(spec);
+    this.lastUsed = d.clock.now();
+    this.machine = new StateMachine(this.id, (from, to) => onState?.(this, from, to));
+    this.logs = new LogCapture(
+      d.sink,
+      `/aws/lambda/${spec.functionName}`,
+      logStreamName(d.clock.now(), spec.version, this.id),
+      () => d.clock.now(),
+    );
+  }
+
+  get state(): EnvironmentState {
+    return this.machine.state;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /** Cold start: sandbox, runtime, INIT. Leaves the environment busy (for its first invocation) or stopped. */
+  async start(): Promise<InitResult> {
+    const began = performance.now();
+    const dir = join(this.d.stateDir, this.id);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const socketPath = join(dir, 'rapi.sock');
+    try {
+      const ids = await this.d.driver.allocate(this.id);
+      this.rapi = new RuntimeApiServer({ socketPath, log: this.d.log, socketOwner: ids });
+      await this.rapi.listen();
+      this.sandbox = await this.d.driver.create({
+        id: this.id,
+        ids,
+        codeDir: this.codeDir,
+        runtimeDir: this.d.runtimeDir,
+        runtimeApiSocket: socketPath,
+        argv: runtimeArgv(this.spec.runtime),
+        env: runtimeEnv(this.spec, this.logs.stream),
+        memoryMb: this.spec.memorySize,
+        ephemeralStorageMb: this.spec.ephemeralStorage,
+      });
+    } catch (err) {
+      this.d.log.error({ err, env: this.id }, 'environment failed to start');
+      this.d.driver.release(this.id);
+      await this.stop();
+      return {
+        ok: false,
+        outcome: errorPayload(
+          'Runtime.Unknown',
+          'Kiln could not start an execution environment; see the platform log.',
+        ),
+      };
+    }
+    this.logs.attach(this.sandbox.stdout);
+    this.logs.attach(this.sandbox.stderr);
+    this.exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
+    this.machine.to('initializing');
+
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), this.d.initTimeoutMs)),
+    );
+    const first = await Promise.race([this.rapi.waitReady(), this.exit, timedOut]);
+    clearTimeout(timer);
+    this.pendingInitMs = performance.now() - began;
+    if (first !== 'timeout' && 'kind' in first && first.kind === 'ready') {
+      await this.sandbox.limitCpu();
+      this.machine.to('busy');
+      return { ok: true };
+    }
+    await drainPipes();
+    let outcome: InvocationOutcome;
+    if (first === 'timeout') {
+      outcome = errorPayload(
+        'Sandbox.Timedout',
+        `INIT phase timed out after ${(this.d.initTimeoutMs / 1000).toFixed(2)} seconds`,
+      );
+    } else if ('kind' in first) {
+      outcome = { kind: 'error', errorType: first.errorType, payload: first.payload };
+    } else {
+      outcome = errorPayload('Runtime.ExitError', `Runtime exited ${describeExit(first)} during INIT`);
+    }
+    this.logs.platformLine(
+      `INIT_REPORT Init Duration: ${this.pendingInitMs.toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${outcome.kind === 'error' ? outcome.errorType : ''}`,
+    );
+    await this.stop();
+    return { ok: false, outcome };
+  }
+
+  /** Runs one invocation; the caller has made the environment busy. */
+  async invoke(req: InvocationRequest): Promise<EnvironmentResult> {
+    const rapi = this.rapi;
+    const sandbox = this.sandbox;
+    const exit = this.exit;
+    if (!rapi || !sandbox || !exit) throw new Error(`environment ${this.id} was not started`);
+    if (this.freezeTimer) clearTimeout(this.freezeTimer);
+    await this.freezing;
+    if (this.frozen) {
+      await sandbox.thaw();
+      this.frozen = false;
+    }
+    this.logs.beginInvocation();
+    this.logs.platformLine(startLine(req.requestId, this.spec.version));
+    const began = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const remaining = Math.max(0, req.deadlineMs - this.d.clock.now());
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)));
+    const result = await Promise.race([rapi.invoke(req), exit, timedOut]);
+    clearTimeout(timer);
+    const durationMs = performance.now() - began;
+    await drainPipes();
+
+    let outcome: InvocationOutcome;
+    let fatal = false;
+    let status: { status: 'timeout' | 'error'; errorType?: string } | undefined;
+    if (result === 'timeout') {
+      rapi.abandon(req.requestId);
+      const secs = this.spec.timeout.toFixed(2);
+      this.logs.platformLine(
+        `${new Date(this.d.clock.now()).toISOString()} ${req.requestId} Task timed out after ${secs} seconds`,
+      );
+      outcome = errorPayload(
+        'Sandbox.Timedout',
+        `RequestId: ${req.requestId} Error: Task timed out after ${secs} seconds`,
+      );
+      fatal = true;
+      status = { status: 'timeout' };
+    } else if ('kind' in result) {
+      outcome = result;
+    } else {
+      rapi.abandon(req.requestId);
+      const errorType = result.oomKilled ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+      outcome = errorPayload(
+        'Runtime.ExitError',
+        `RequestId: ${req.requestId} Error: Runtime exited ${describeExit(result)}`,
+      );
+      this.logs.platformLine(`RequestId: ${req.requestId} Error: Runtime exited ${describeExit(result)}`);
+      fatal = true;
+      status = { status: 'error', errorType };
+    }
+    const maxMem = (await sandbox.maxMemoryBytes().catch(() => undefined)) ?? 0;
+    this.logs.platformLine(endLine(req.requestId));
+    this.logs.platformLine(
+      reportLine({
+        requestId: req.requestId,
+        durationMs,
+        memorySizeMb: this.spec.memorySize,
+        maxMemoryUsedMb: maxMem / (1024 * 1024),
+        ...(this.pendingInitMs !== undefined ? { initDurationMs: this.pendingInitMs } : {}),
+        ...(status ? { status } : {}),
+      }),
+    );
+    this.pendingInitMs = undefined;
+    this.lastUsed = this.d.clock.now();
+    return { outcome, logTail: this.logs.tailBase64(), fatal };
+  }
+
+  /** Back to idle after an invocation; frozen shortly after unless reused. */
+  release(): void {
+    this.machine.to('idle');
+    const sandbox = this.sandbox;
+    if (!sandbox) return;
+    this.freezeTimer = setTimeout(() => {
+      if (this.state !== 'idle') return;
+      this.freezing = sandbox.freeze().then(
+        () => void (this.frozen = true),
+        (err: unknown) => this.d.log.warn({ err, env: this.id }, 'freeze failed'),
+      );
+    }, this.d.freezeAfterMs);
+    this.freezeTimer.unref();
+  }
+
+  /** Idle → busy, for a warm invocation. */
+  acquire(): void {
+    this.machine.to('busy');
+  }
+
+  /** Kills the sandbox and frees everything; safe to call more than once. */
+  async stop(): Promise<void> {
+    if (!this.machine.stop()) return;
+    if (this.freezeTimer) clearTimeout(this.freezeTimer);
+    await this.sandbox
+      ?.destroy()
+      .catch((err: unknown) => this.d.log.error({ err, env: this.id }, 'sandbox destroy failed'));
+    await this.rapi?.close().catch(() => undefined);
+    await rm(join(this.d.stateDir, this.id), { recursive: true, force: true });
+    this.machine.to('stopped');
+  }
+
+  exitStatus(): SandboxExit | undefined {
+    return this.exitInfo;
+  }
+}
+
+function describeExit(e: SandboxExit): string {
+  if (e.oomKilled) return 'with error: signal: killed (out of memory)';
+  if (e.signal) return `with error: signal: ${e.signal === 'SIGKILL' ? 'killed' : e.signal}`;
+  return `with error: exit status ${e.code ?? 'unknown'}`;
+}

@@ -1,0 +1,22 @@
+// What a worker needs to know to run one version of a function: a snapshot, immutable for an environment's life.
+import type { Runtime } from '../model/index.js';
+
+export interface FunctionSpec {
+  readonly functionName: string;
+  readonly functionArn: string;
+  /** `$LATEST` or a published version number. */
+  readonly version: string;
+  /** Changes whenever the configuration or code of `$LATEST` changes: environments never outlive it. */
+  readonly revisionId: string;
+  readonly runtime: Runtime;
+  readonly handler: string;
+  readonly memorySize: number;
+  readonly timeout: number;
+  readonly ephemeralStorage: number;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly codeSha256Hex: string;
+  readonly region: string;
+}
+
+/** Environments are shared only between invocations of exactly the same snapshot. */
+export const specKey = (s: FunctionSpec): string => `${s.functionName}\n${s.version}\n${s.revisionId}`;

@@ -1,0 +1,213 @@
+// A worker hosts execution environments on one machine: it reuses warm ones, starts new ones up to its
+// memory budget, reclaims idle ones, retires stale ones, and drains when its lease ends.
+import { ApiError } from '../model/index.js';
+import type { InvocationRequest } from '../runtime-api/index.js';
+import type { Clock, Logger } from '../shared/index.js';
+import type { CodeStore } from '../store/index.js';
+import { Environment, type EnvironmentDeps, type EnvironmentResult } from './environment.js';
+import type { EnvironmentState } from './environment-state.js';
+import { specKey, type FunctionSpec } from './function-spec.js';
+
+export interface WorkerOptions extends Omit<EnvironmentDeps, 'log' | 'clock'> {
+  readonly id: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly code: CodeStore;
+  /** Idle environments older than this are reclaimed. */
+  readonly keepAliveMs: number;
+  /** Sum of MemorySize of the environments this worker may hold at once. */
+  readonly memoryBudgetMb: number;
+  /** How often idle environments are checked for reclamation. */
+  readonly reapIntervalMs: number;
+}
+
+export interface InvokeResult extends EnvironmentResult {
+  readonly environmentId: string;
+  readonly coldStart: boolean;
+}
+
+export interface EnvironmentInfo {
+  readonly id: string;
+  readonly functionName: string;
+  readonly version: string;
+  readonly state: EnvironmentState;
+  readonly frozen: boolean;
+  readonly workerId: string;
+}
+
+export class Worker {
+  private readonly envs = new Map<string, Environment>();
+  private readonly codeReleases = new Map<string, () => void>();
+  private draining = false;
+  private readonly reaper: NodeJS.Timeout;
+  private readonly listeners = new Set<(env: EnvironmentInfo) => void>();
+
+  constructor(private readonly o: WorkerOptions) {
+    this.reaper = setInterval(() => void this.reap(), o.reapIntervalMs);
+    this.reaper.unref();
+  }
+
+  get id(): string {
+    return this.o.id;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Runs one invocation in a warm environment of the same snapshot, or a new one. */
+  async invoke(spec: FunctionSpec, req: InvocationRequest): Promise<InvokeResult> {
+    if (this.draining) throw new ApiError('ServiceException', 'The worker is draining; retry the request.');
+    const key = specKey(spec);
+    let env = this.findIdle(key);
+    let coldStart = false;
+    if (env) {
+      env.acquire();
+    } else {
+      coldStart = true;
+      env = await this.startEnvironment(spec);
+      const init = await env.start();
+      if (!init.ok) {
+        return {
+          outcome: init.outcome,
+          logTail: env.logs.tailBase64(),
+          fatal: true,
+          environmentId: env.id,
+          coldStart,
+        };
+      }
+    }
+    let result: EnvironmentResult;
+    try {
+      result = await env.invoke(req);
+    } catch (err) {
+      await this.stopEnvironment(env);
+      throw err;
+    }
+    if (result.fatal || env.retired || this.draining) await this.stopEnvironment(env);
+    else env.release();
+    return { ...result, environmentId: env.id, coldStart };
+  }
+
+  /** `$LATEST` of a function changed or it was deleted: idle environments go now, busy ones after their invocation. */
+  async retire(functionName: string, keepRevision?: string): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const env of this.envs.values()) {
+      if (env.spec.functionName !== functionName || env.spec.revisionId === keepRevision) continue;
+      env.retired = true;
+      if (env.state === 'idle') stops.push(this.stopEnvironment(env));
+    }
+    await Promise.all(stops);
+  }
+
+  /** Stops taking invocations; in-flight ones finish, then every environment shuts down. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.reaper);
+    await Promise.all(
+      [...this.envs.values()].filter((e) => e.state === 'idle').map((e) => this.stopEnvironment(e)),
+    );
+    await this.waitUntilEmpty();
+  }
+
+  /** Stops every environment now, busy or not (shutdown past its grace period). */
+  async kill(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.reaper);
+    await Promise.all([...this.envs.values()].map((e) => this.stopEnvironment(e)));
+  }
+
+  environments(): EnvironmentInfo[] {
+    return [...this.envs.values()].map((e) => this.info(e));
+  }
+
+  /** Called on every environment state change (metrics, tests observing lifecycle). */
+  onEnvironment(listener: (env: EnvironmentInfo) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reclaims idle environments past their keep-alive; returns how many. */
+  async reap(): Promise<number> {
+    const now = this.o.clock.now();
+    const stale = [...this.envs.values()].filter(
+      (e) => e.state === 'idle' && now - e.lastUsed >= this.o.keepAliveMs,
+    );
+    await Promise.all(stale.map((e) => this.stopEnvironment(e)));
+    return stale.length;
+  }
+
+  private findIdle(key: string): Environment | undefined {
+    let best: Environment | undefined;
+    for (const env of this.envs.values()) {
+      if (env.key !== key || env.state !== 'idle' || env.retired) continue;
+      // The most recently used is the most likely to be warm in every cache.
+      if (!best || env.lastUsed > best.lastUsed) best = env;
+    }
+    return best;
+  }
+
+  private async startEnvironment(spec: FunctionSpec): Promise<Environment> {
+    await this.makeRoom(spec.memorySize);
+    const code = await this.o.code.unpacked(spec.codeSha256Hex);
+    const env = new Environment(spec, code.dir, this.o, (e, _from, to) => {
+      if (to === 'stopped') {
+        this.envs.delete(e.id);
+        this.codeReleases.get(e.id)?.();
+        this.codeReleases.delete(e.id);
+      }
+      const info = this.info(e);
+      for (const l of this.listeners) l(info);
+    });
+    this.codeReleases.set(env.id, code.release);
+    this.envs.set(env.id, env);
+    return env;
+  }
+
+  /** Evicts least recently used idle environments until `memoryMb` fits the budget. */
+  private async makeRoom(memoryMb: number): Promise<void> {
+    const used = (): number => [...this.envs.values()].reduce((sum, e) => sum + e.spec.memorySize, 0);
+    const idle = [...this.envs.values()]
+      .filter((e) => e.state === 'idle')
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    while (used() + memoryMb > this.o.memoryBudgetMb) {
+      const victim = idle.shift();
+      if (!victim) {
+        throw new ApiError(
+          'TooManyRequestsException',
+          `Rate Exceeded. The worker's memory budget (${this.o.memoryBudgetMb} MB) is fully used by running environments.`,
+          { Reason: 'ConcurrentInvocationLimitExceeded' },
+        );
+      }
+      await this.stopEnvironment(victim);
+    }
+  }
+
+  private async stopEnvironment(env: Environment): Promise<void> {
+    await env.stop();
+  }
+
+  private waitUntilEmpty(): Promise<void> {
+    if (this.envs.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.onEnvironment(() => {
+        for (const e of this.envs.values()) if (e.state === 'idle') void this.stopEnvironment(e);
+        if (this.envs.size === 0) {
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+
+  private info(e: Environment): EnvironmentInfo {
+    return {
+      id: e.id,
+      functionName: e.spec.functionName,
+      version: e.spec.version,
+      state: e.state,
+      frozen: e.isFrozen,
+      workerId: this.o.id,
+    };
+  }
+}
