@@ -32,6 +32,11 @@ export interface SandboxSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly memoryMb: number;
   readonly ephemeralStorageMb: number;
+  /**
+   * Whether the runtime starts only once the 127.0.0.1:9001 relay listens (default true). Runtimes that use
+   * the socket directly skip the wait; the relay still comes up for user code that reads AWS_LAMBDA_RUNTIME_API.
+   */
+  readonly waitForRelay?: boolean;
 }
 
 export interface SandboxExit {

@@ -16,7 +16,7 @@ import type { Clock, Logger } from '../shared/index.js';
 import type { Driver, Sandbox, SandboxExit } from './driver.js';
 import { StateMachine, type EnvironmentState } from './environment-state.js';
 import { specKey, type FunctionSpec } from './function-spec.js';
-import { runtimeArgv, runtimeEnv } from './runtime-launch.js';
+import { runtimeArgv, runtimeEnv, usesSocketDirectly } from './runtime-launch.js';
 
 export interface EnvironmentDeps {
   readonly driver: Driver;
@@ -118,6 +118,7 @@ export class Environment {
         env: runtimeEnv(this.spec, this.logs.stream),
         memoryMb: this.spec.memorySize,
         ephemeralStorageMb: this.spec.ephemeralStorage,
+        waitForRelay: !usesSocketDirectly(this.spec.runtime),
       });
     } catch (err) {
       this.d.log.error({ err, env: this.id }, 'environment failed to start');

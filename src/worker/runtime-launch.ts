@@ -4,6 +4,10 @@ import type { FunctionSpec } from './function-spec.js';
 
 export const sandboxSocketPath = '/run/kiln/runtime.sock';
 
+/** Kiln's own runtime clients speak to the Runtime API socket directly; others go through the TCP relay. */
+export const usesSocketDirectly = (runtime: Runtime): boolean =>
+  runtime === 'nodejs20.x' || runtime === 'python3.11';
+
 export function runtimeArgv(runtime: Runtime): string[] {
   switch (runtime) {
     case 'nodejs20.x':
@@ -22,7 +26,6 @@ export function runtimeEnv(
   logStream: string,
   initType = 'on-demand',
 ): Record<string, string> {
-  const own = spec.runtime === 'nodejs20.x' || spec.runtime === 'python3.11';
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin/:/bin:/opt/bin',
     LANG: 'en_US.UTF-8',
@@ -50,6 +53,6 @@ export function runtimeEnv(
   }
   if (spec.runtime === 'python3.11') env.PYTHONPATH = '/var/runtime';
   // Kiln's own runtime clients skip the TCP relay and speak to the socket directly.
-  if (own) env.KILN_RUNTIME_API_SOCKET = sandboxSocketPath;
+  if (usesSocketDirectly(spec.runtime)) env.KILN_RUNTIME_API_SOCKET = sandboxSocketPath;
   return env;
 }

@@ -85,7 +85,11 @@ const launcherScript =
  * bwrap sets PWD after --chdir and bash adds SHLVL to what it execs: the last lines drop the ones the spec does not
  * set and put back the spec's PWD and OLDPWD (paths, so spelling them out in the script reveals nothing).
  */
-export function innerScript(tools: HostTools, env: Readonly<Record<string, string>> = {}): string {
+export function innerScript(
+  tools: HostTools,
+  env: Readonly<Record<string, string>> = {},
+  waitForRelay = true,
+): string {
   const drop = shellVariables.filter((v) => env[v] === undefined);
   // SHLVL needs no help: bash increments it on start and decrements it on exec.
   const restore = (['PWD', 'OLDPWD'] as const).flatMap((v) =>
@@ -98,14 +102,20 @@ export function innerScript(tools: HostTools, env: Readonly<Record<string, strin
   return [
     `for f in /proc/self/fd/*; do n=\${f##*/}; case $n in 0|1|2|${readyFd}) ;; *) eval "exec $n>&-" ;; esac; done`,
     `${tools.socat} TCP-LISTEN:${runtimeApiPort},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${socketInside} ${readyFd}>&- </dev/null &`,
-    'relay=$!',
-    `listening() { local _ a s; while read -r _ a _ s _; do [ "$a" = ${listen} ] && [ "$s" = 0A ] && return 0; done </proc/net/tcp; return 1; }`,
-    'i=0',
-    'until listening; do',
-    `  kill -0 "$relay" 2>/dev/null || ${fail(`the Runtime API relay (socat) exited before listening on 127.0.0.1:${runtimeApiPort}`)}`,
-    `  i=$((i+1)); [ "$i" -lt 2000 ] || ${fail(`the Runtime API relay did not listen on 127.0.0.1:${runtimeApiPort} in time`)}`,
-    `  read -r -t 0.001 -u ${readyFd} _`,
-    'done',
+    // Runtimes that speak to the socket directly start without waiting for the relay (~10 ms of cold start);
+    // it still comes up for user code that reads AWS_LAMBDA_RUNTIME_API.
+    ...(waitForRelay
+      ? [
+          'relay=$!',
+          `listening() { local _ a s; while read -r _ a _ s _; do [ "$a" = ${listen} ] && [ "$s" = 0A ] && return 0; done </proc/net/tcp; return 1; }`,
+          'i=0',
+          'until listening; do',
+          `  kill -0 "$relay" 2>/dev/null || ${fail(`the Runtime API relay (socat) exited before listening on 127.0.0.1:${runtimeApiPort}`)}`,
+          `  i=$((i+1)); [ "$i" -lt 2000 ] || ${fail(`the Runtime API relay did not listen on 127.0.0.1:${runtimeApiPort} in time`)}`,
+          `  read -r -t 0.001 -u ${readyFd} _`,
+          'done',
+        ]
+      : []),
     `printf R >&${readyFd}`,
     `read -r -n 1 -t 30 -u ${readyFd} go; [ "$go" = G ] || ${fail('the host did not let this sandbox start')}`,
     `exec ${readyFd}>&-`,
@@ -186,7 +196,7 @@ export function planLaunch(input: LaunchInput): LaunchPlan {
     ...['--args', String(argsFd), '--'],
     tools.bash,
     '-c',
-    innerScript(tools, spec.env),
+    innerScript(tools, spec.env, spec.waitForRelay ?? true),
     'kiln',
     ...spec.argv,
   ];

@@ -17,6 +17,7 @@ import {
   type CpuLimit,
   type EnvCgroup,
   type KillFn,
+  ValueFile,
 } from './cgroup-fs.js';
 
 /** Each required controller, and a file that only that controller's child cgroups have. */
@@ -164,6 +165,7 @@ function controllerDirs(root: string): Map<Controller, string> {
 class V1EnvCgroup implements EnvCgroup {
   readonly procsFiles: readonly string[];
   private readonly unique: readonly string[];
+  private readonly peak: ValueFile;
 
   constructor(
     readonly id: string,
@@ -172,6 +174,7 @@ class V1EnvCgroup implements EnvCgroup {
   ) {
     this.unique = [...new Set(dirs.values())];
     this.procsFiles = this.unique.map((d) => path.join(d, 'cgroup.procs'));
+    this.peak = new ValueFile(this.file('memory', 'memory.max_usage_in_bytes'));
   }
 
   private file(c: Controller, name: string): string {
@@ -225,7 +228,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async peakMemoryBytes(): Promise<number | undefined> {
-    const text = await readOptional(this.file('memory', 'memory.max_usage_in_bytes'));
+    const text = await this.peak.read();
     return text === undefined ? undefined : Number(text);
   }
 
@@ -249,6 +252,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async remove(timeoutMs: number): Promise<void> {
+    await this.peak.close();
     await removeDirs(this.unique, timeoutMs, `cgroup ${this.id}: removing its directories`);
   }
 }

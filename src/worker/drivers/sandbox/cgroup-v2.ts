@@ -17,6 +17,7 @@ import {
   type CpuLimit,
   type EnvCgroup,
   type KillFn,
+  ValueFile,
 } from './cgroup-fs.js';
 
 const controllers = ['memory', 'pids', 'cpu'] as const;
@@ -136,6 +137,8 @@ const words = (text: string | undefined): string[] => (text ?? '').split(/\s+/).
 
 class V2EnvCgroup implements EnvCgroup {
   readonly procsFiles: readonly string[];
+  private readonly peak: ValueFile;
+  private readonly current: ValueFile;
 
   constructor(
     readonly id: string,
@@ -143,6 +146,8 @@ class V2EnvCgroup implements EnvCgroup {
     private readonly kill: KillFn,
   ) {
     this.procsFiles = [path.join(dir, 'cgroup.procs')];
+    this.peak = new ValueFile(path.join(dir, 'memory.peak'));
+    this.current = new ValueFile(path.join(dir, 'memory.current'));
   }
 
   async limitCpu(limit: CpuLimit): Promise<void> {
@@ -168,9 +173,7 @@ class V2EnvCgroup implements EnvCgroup {
 
   async peakMemoryBytes(): Promise<number | undefined> {
     // memory.peak exists from Linux 5.19; before that the current usage is the best available figure.
-    const text =
-      (await readOptional(path.join(this.dir, 'memory.peak'))) ??
-      (await readOptional(path.join(this.dir, 'memory.current')));
+    const text = (await this.peak.read()) ?? (await this.current.read());
     return text === undefined ? undefined : Number(text);
   }
 
@@ -197,6 +200,7 @@ class V2EnvCgroup implements EnvCgroup {
   }
 
   async remove(timeoutMs: number): Promise<void> {
+    await Promise.all([this.peak.close(), this.current.close()]);
     await removeDirs([this.dir], timeoutMs, `cgroup ${this.id}: removing ${this.dir}`);
   }
 
