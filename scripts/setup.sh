@@ -28,6 +28,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# better-sqlite3 compiles against Node's headers; point node-gyp at the installed ones so it never downloads them.
+nodedir=$(npm config get nodedir 2>/dev/null || true)
+if { [ -z "$nodedir" ] || [ "$nodedir" = undefined ] || [ "$nodedir" = null ]; } && [ -f /usr/include/node/node_api.h ]; then
+  export npm_config_nodedir=/usr
+fi
+
 echo "setup: installing npm dependencies"
 npm ci --no-audit --no-fund --loglevel=error
 echo "setup: building"
