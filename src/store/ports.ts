@@ -1,5 +1,5 @@
 // The storage ports. Backends live beside this file (sqlite/, files/); only src/app/ picks one.
-import type { CodeRef, FunctionRecord } from '../model/index.js';
+import type { AliasRecord, CodeRef, FunctionRecord, VersionRecord } from '../model/index.js';
 
 export interface ListPage<T> {
   readonly items: readonly T[];
@@ -17,10 +17,48 @@ export interface MetadataStore {
    * returns false when it does not (the caller answers PreconditionFailed or NotFound).
    */
   replace(record: FunctionRecord, expectedRevisionId: string): boolean;
-  /** Returns the deleted record, or undefined when absent. */
+  /** Deletes the function with its versions, aliases and concurrency; returns the record, or undefined when absent. */
   delete(name: string): FunctionRecord | undefined;
   list(maxItems: number, marker?: string): ListPage<FunctionRecord>;
-  /** Hex sha256 of every code package some record still points at. */
+  /**
+   * Publishes `$LATEST` as the next version number (numbers are never reused, even after a version is
+   * deleted), if its RevisionId still equals `expectedRevisionId`; `make` builds the snapshot from the
+   * record and the number. Returns undefined when the function is gone or its RevisionId moved on.
+   */
+  publishVersion(
+    name: string,
+    expectedRevisionId: string,
+    make: (latest: FunctionRecord, version: string) => VersionRecord,
+  ): VersionRecord | undefined;
+  getVersion(name: string, version: string): VersionRecord | undefined;
+  /** The highest-numbered version still present. */
+  newestVersion(name: string): VersionRecord | undefined;
+  /** Versions in ascending number after `afterVersion` (0 for the first page). */
+  listVersions(name: string, afterVersion: number, limit: number): VersionRecord[];
+  /**
+   * Deletes one version unless an alias routes to it: then nothing changes and the aliases' names come back.
+   */
+  deleteVersion(name: string, version: string): { deleted?: VersionRecord; referencedBy: string[] };
+  getAlias(functionName: string, alias: string): AliasRecord | undefined;
+  /** Fails with ResourceConflictException if the alias exists; false when the function is gone. */
+  createAlias(alias: AliasRecord): boolean;
+  /** Replaces an alias if its RevisionId equals `expectedRevisionId`. */
+  replaceAlias(alias: AliasRecord, expectedRevisionId: string): boolean;
+  deleteAlias(functionName: string, alias: string): boolean;
+  /** Aliases by name after `afterName`, optionally only those routing to `functionVersion`. */
+  listAliases(
+    functionName: string,
+    afterName: string,
+    limit: number,
+    functionVersion?: string,
+  ): AliasRecord[];
+  /** Reserved concurrency of a function; undefined when none is reserved. */
+  getReservedConcurrency(name: string): number | undefined;
+  /** Sets (or with undefined, removes) a function's reserved concurrency. */
+  setReservedConcurrency(name: string, value: number | undefined): void;
+  /** Sum of every function's reserved concurrency. */
+  reservedConcurrencyTotal(): number;
+  /** Hex sha256 of every code package some record (`$LATEST` or a version) still points at. */
   referencedCode(): Set<string>;
   usage(): { functionCount: number; totalCodeSize: number };
   close(): void;

@@ -1,18 +1,25 @@
 // Function metadata in SQLite (WAL). Each method is one statement or one transaction, so a crash leaves
 // either the old row or the new one.
 import Database from 'better-sqlite3';
-import { ApiError, type FunctionRecord } from '../../model/index.js';
+import {
+  ApiError,
+  notFound,
+  type AliasRecord,
+  type FunctionRecord,
+  type VersionRecord,
+} from '../../model/index.js';
 import type { ListPage, MetadataStore } from '../ports.js';
-
-const schemaVersion = 1;
+import { AliasTable } from './alias-table.js';
+import { migrate } from './schema.js';
 
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly aliases: AliasTable;
 
   constructor(
     file: string,
-    private readonly arnOf: (name: string) => string,
+    private readonly arnOf: (name: string, qualifier?: string) => string,
   ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -20,7 +27,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    migrate(this.db);
+    this.aliases = new AliasTable(this.db, arnOf);
     this.stmts = {
       get: this.db.prepare<[string], { record: string }>('SELECT record FROM functions WHERE name = ?'),
       insert: this.db.prepare(
@@ -35,34 +43,67 @@ export class SqliteMetadataStore implements MetadataStore {
       list: this.db.prepare<[string, number], { name: string; record: string }>(
         'SELECT name, record FROM functions WHERE name > ? ORDER BY name LIMIT ?',
       ),
-      refs: this.db.prepare<[], { code_sha256: string }>('SELECT DISTINCT code_sha256 FROM functions'),
+      refs: this.db.prepare<[], { code_sha256: string }>(
+        'SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM versions',
+      ),
       usage: this.db.prepare<[], { n: number; total: number | null }>(
-        'SELECT COUNT(*) AS n, SUM(code_size) AS total FROM functions',
+        'SELECT (SELECT COUNT(*) FROM functions) AS n, (SELECT SUM(code_size) FROM functions) + IFNULL((SELECT SUM(code_size) FROM versions), 0) AS total',
+      ),
+      bumpVersion: this.db.prepare<[string, string], { last_version: number; record: string }>(
+        'UPDATE functions SET last_version = last_version + 1 WHERE name = ? AND revision_id = ? RETURNING last_version, record',
+      ),
+      insertVersion: this.db.prepare(
+        'INSERT INTO versions (name, version, record, code_sha256, code_size, revision_id) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      getVersion: this.db.prepare<[string, number], { record: string }>(
+        'SELECT record FROM versions WHERE name = ? AND version = ?',
+      ),
+      newestVersion: this.db.prepare<[string], { record: string }>(
+        'SELECT record FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1',
+      ),
+      listVersions: this.db.prepare<[string, number, number], { record: string }>(
+        'SELECT record FROM versions WHERE name = ? AND version > ? ORDER BY version LIMIT ?',
+      ),
+      deleteVersion: this.db.prepare<[string, number], { record: string }>(
+        'DELETE FROM versions WHERE name = ? AND version = ? RETURNING record',
+      ),
+      getReserved: this.db.prepare<[string], { reserved: number }>(
+        'SELECT reserved FROM function_concurrency WHERE name = ?',
+      ),
+      setReserved: this.db.prepare(
+        'INSERT INTO function_concurrency (name, reserved) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET reserved = excluded.reserved',
+      ),
+      deleteReserved: this.db.prepare('DELETE FROM function_concurrency WHERE name = ?'),
+      reservedTotal: this.db.prepare<[], { total: number | null }>(
+        'SELECT SUM(reserved) AS total FROM function_concurrency',
       ),
     };
+    this.publishTx = this.db.transaction(
+      (name: string, expected: string, make: (l: FunctionRecord, v: string) => VersionRecord) => {
+        const row = this.stmts.bumpVersion.get(name, expected);
+        if (!row) return undefined;
+        const rec = make(JSON.parse(row.record) as FunctionRecord, String(row.last_version));
+        this.stmts.insertVersion.run(
+          name,
+          row.last_version,
+          JSON.stringify(rec),
+          rec.code.sha256Hex,
+          rec.code.size,
+          rec.revisionId,
+        );
+        return rec;
+      },
+    );
+    this.deleteVersionTx = this.db.transaction((name: string, version: string) => {
+      const referencedBy = this.aliases.routingTo(name, version);
+      if (referencedBy.length > 0) return { referencedBy };
+      const row = this.stmts.deleteVersion.get(name, Number(version));
+      return row ? { deleted: JSON.parse(row.record) as VersionRecord, referencedBy } : { referencedBy };
+    });
   }
 
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > schemaVersion) {
-      throw new Error(
-        `metadata database schema ${version} is newer than this Kiln (${schemaVersion}); upgrade Kiln or use another --data-dir`,
-      );
-    }
-    if (version < 1) {
-      this.db.exec(`
-        BEGIN;
-        CREATE TABLE functions (
-          name TEXT PRIMARY KEY,
-          record TEXT NOT NULL,
-          code_sha256 TEXT NOT NULL,
-          code_size INTEGER NOT NULL,
-          revision_id TEXT NOT NULL
-        ) STRICT;
-        PRAGMA user_version = 1;
-        COMMIT;`);
-    }
-  }
+  private readonly publishTx;
+  private readonly deleteVersionTx;
 
   get(name: string): FunctionRecord | undefined {
     const row = this.stmts.get.get(name);
@@ -107,6 +148,82 @@ export class SqliteMetadataStore implements MetadataStore {
     const last = page[page.length - 1];
     const items = page.map((row) => JSON.parse(row.record) as FunctionRecord);
     return rows.length > maxItems && last ? { items, nextMarker: encodeMarker(last.name) } : { items };
+  }
+
+  publishVersion(
+    name: string,
+    expectedRevisionId: string,
+    make: (latest: FunctionRecord, version: string) => VersionRecord,
+  ): VersionRecord | undefined {
+    return this.publishTx(name, expectedRevisionId, make);
+  }
+
+  getVersion(name: string, version: string): VersionRecord | undefined {
+    const row = this.stmts.getVersion.get(name, Number(version));
+    return row ? (JSON.parse(row.record) as VersionRecord) : undefined;
+  }
+
+  newestVersion(name: string): VersionRecord | undefined {
+    const row = this.stmts.newestVersion.get(name);
+    return row ? (JSON.parse(row.record) as VersionRecord) : undefined;
+  }
+
+  listVersions(name: string, afterVersion: number, limit: number): VersionRecord[] {
+    return this.stmts.listVersions
+      .all(name, afterVersion, limit)
+      .map((r) => JSON.parse(r.record) as VersionRecord);
+  }
+
+  deleteVersion(name: string, version: string): { deleted?: VersionRecord; referencedBy: string[] } {
+    return this.deleteVersionTx(name, version);
+  }
+
+  getAlias(functionName: string, alias: string): AliasRecord | undefined {
+    return this.aliases.get(functionName, alias);
+  }
+
+  createAlias(alias: AliasRecord): boolean {
+    return this.aliases.create(alias);
+  }
+
+  replaceAlias(alias: AliasRecord, expectedRevisionId: string): boolean {
+    return this.aliases.replace(alias, expectedRevisionId);
+  }
+
+  deleteAlias(functionName: string, alias: string): boolean {
+    return this.aliases.delete(functionName, alias);
+  }
+
+  listAliases(
+    functionName: string,
+    afterName: string,
+    limit: number,
+    functionVersion?: string,
+  ): AliasRecord[] {
+    return this.aliases.list(functionName, afterName, limit, functionVersion);
+  }
+
+  getReservedConcurrency(name: string): number | undefined {
+    return this.stmts.getReserved.get(name)?.reserved;
+  }
+
+  setReservedConcurrency(name: string, value: number | undefined): void {
+    if (value === undefined) {
+      this.stmts.deleteReserved.run(name);
+      return;
+    }
+    try {
+      this.stmts.setReserved.run(name, value);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw notFound(`Function not found: ${this.arnOf(name)}`);
+      }
+      throw e;
+    }
+  }
+
+  reservedConcurrencyTotal(): number {
+    return this.stmts.reservedTotal.get()?.total ?? 0;
   }
 
   referencedCode(): Set<string> {

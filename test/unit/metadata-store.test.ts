@@ -1,0 +1,152 @@
+// The SQLite metadata store: migration from schema 1, versions, aliases and reserved concurrency.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import type { FunctionRecord, VersionRecord } from '../../src/model/index.js';
+import { SqliteMetadataStore } from '../../src/store/sqlite/index.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'kiln-metadata-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshFile = (): string => path.join(root, `m-${++n}.db`);
+const arnOf = (name: string, q?: string): string => `arn:test:${name}${q ? `:${q}` : ''}`;
+
+const record = (name: string, sha: string, revisionId = `rev-${name}`): FunctionRecord => ({
+  config: {
+    name,
+    runtime: 'nodejs20.x',
+    role: 'arn:aws:iam::000000000000:role/r',
+    handler: 'index.handler',
+    description: '',
+    timeout: 3,
+    memorySize: 128,
+    ephemeralStorage: 512,
+    environment: {},
+    architecture: 'x86_64',
+  },
+  code: { sha256Hex: sha, size: 10, unzippedSize: 20 },
+  revisionId,
+  tags: {},
+  lastModified: 1,
+});
+const snapshot = (r: FunctionRecord, version: string): VersionRecord => ({
+  ...r,
+  version,
+  revisionId: `v${version}`,
+});
+
+describe('SqliteMetadataStore', () => {
+  it('migrates a schema 1 database to schema 2, keeping its functions', () => {
+    const file = freshFile();
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE functions (name TEXT PRIMARY KEY, record TEXT NOT NULL, code_sha256 TEXT NOT NULL,
+        code_size INTEGER NOT NULL, revision_id TEXT NOT NULL) STRICT;
+      PRAGMA user_version = 1;`);
+    const kept = record('old', 'a'.repeat(64));
+    old
+      .prepare('INSERT INTO functions VALUES (?, ?, ?, ?, ?)')
+      .run('old', JSON.stringify(kept), kept.code.sha256Hex, 10, kept.revisionId);
+    old.close();
+
+    const store = new SqliteMetadataStore(file, arnOf);
+    assert.deepEqual(store.get('old'), kept);
+    assert.deepEqual(store.usage(), { functionCount: 1, totalCodeSize: 10 });
+    const v1 = store.publishVersion('old', kept.revisionId, snapshot);
+    assert.equal(v1?.version, '1');
+    store.close();
+
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), 2);
+    const tables = check
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((t) => t.name);
+    assert.deepEqual(tables, ['aliases', 'function_concurrency', 'functions', 'versions']);
+    check.close();
+    // Reopening an up-to-date database migrates nothing and keeps everything.
+    const again = new SqliteMetadataStore(file, arnOf);
+    assert.equal(again.getVersion('old', '1')?.revisionId, 'v1');
+    again.close();
+  });
+
+  it('refuses a database newer than it knows', () => {
+    const file = freshFile();
+    const db = new Database(file);
+    db.pragma('user_version = 99');
+    db.close();
+    assert.throws(() => new SqliteMetadataStore(file, arnOf), /schema 99 is newer/);
+  });
+
+  it('numbers versions without reuse, keeps their code referenced and deletes them with the function', () => {
+    const store = new SqliteMetadataStore(freshFile(), arnOf);
+    const shaA = 'a'.repeat(64);
+    const shaB = 'b'.repeat(64);
+    store.create(record('f', shaA, 'r1'));
+    assert.equal(store.publishVersion('f', 'stale', snapshot), undefined, 'RevisionId precondition');
+    assert.equal(store.publishVersion('f', 'r1', snapshot)?.version, '1');
+    assert.equal(store.publishVersion('f', 'r1', snapshot)?.version, '2');
+    assert.ok(store.replace(record('f', shaB, 'r2'), 'r1'));
+    assert.deepEqual(store.referencedCode(), new Set([shaA, shaB]), 'published code is never garbage');
+    assert.deepEqual(store.deleteVersion('f', '2').deleted?.version, '2');
+    assert.equal(store.publishVersion('f', 'r2', snapshot)?.version, '3');
+    assert.deepEqual(
+      store.listVersions('f', 0, 10).map((v) => v.version),
+      ['1', '3'],
+    );
+    assert.equal(store.newestVersion('f')?.version, '3');
+
+    store.createAlias({
+      functionName: 'f',
+      name: 'live',
+      functionVersion: '3',
+      description: '',
+      weights: { '1': 0.5 },
+      revisionId: 'a1',
+    });
+    assert.deepEqual(store.deleteVersion('f', '1'), { referencedBy: ['live'] });
+    const live = store.getAlias('f', 'live');
+    assert.ok(live);
+    assert.deepEqual(
+      store.listAliases('f', '', 10, '1').map((a) => a.name),
+      ['live'],
+    );
+    assert.equal(store.replaceAlias({ ...live, weights: {}, revisionId: 'a2' }, 'wrong'), false);
+    assert.equal(store.replaceAlias({ ...live, weights: {}, revisionId: 'a2' }, 'a1'), true);
+    assert.deepEqual(store.listAliases('f', '', 10, '1'), []);
+
+    store.setReservedConcurrency('f', 5);
+    assert.ok(store.delete('f'));
+    assert.equal(store.getVersion('f', '1'), undefined);
+    assert.equal(store.getAlias('f', 'live'), undefined);
+    assert.equal(store.getReservedConcurrency('f'), undefined);
+    assert.deepEqual(store.referencedCode(), new Set());
+    store.create(record('f', shaA, 'r9'));
+    assert.equal(store.publishVersion('f', 'r9', snapshot)?.version, '1', 'a new function starts at 1');
+    store.close();
+  });
+
+  it('stores reserved concurrency per function and sums it', () => {
+    const store = new SqliteMetadataStore(freshFile(), arnOf);
+    store.create(record('a', 'a'.repeat(64)));
+    store.create(record('b', 'b'.repeat(64)));
+    assert.equal(store.getReservedConcurrency('a'), undefined);
+    assert.equal(store.reservedConcurrencyTotal(), 0);
+    store.setReservedConcurrency('a', 10);
+    store.setReservedConcurrency('b', 0);
+    assert.equal(store.getReservedConcurrency('a'), 10);
+    assert.equal(store.getReservedConcurrency('b'), 0, 'zero is a reservation, not its absence');
+    assert.equal(store.reservedConcurrencyTotal(), 10);
+    store.setReservedConcurrency('a', 25);
+    assert.equal(store.reservedConcurrencyTotal(), 25);
+    store.setReservedConcurrency('a', undefined);
+    assert.equal(store.getReservedConcurrency('a'), undefined);
+    assert.equal(store.reservedConcurrencyTotal(), 0);
+    store.setReservedConcurrency('a', undefined);
+    assert.throws(() => store.setReservedConcurrency('ghost', 1), { name: 'ResourceNotFoundException' });
+    store.close();
+  });
+});
