@@ -5,17 +5,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import { CodeUrlSigner, FunctionService, registerControlPlane } from '../control-plane/index.js';
+import {
+  CodeUrlSigner,
+  FunctionService,
+  registerConcurrency,
+  registerControlPlane,
+} from '../control-plane/index.js';
 import { createHttpServer } from '../http/index.js';
 import { InvokeService, registerInvoke } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
 import { MemoryLogSink } from '../observability/index.js';
-import { Fleet } from '../placement/index.js';
+import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
 import { systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
 import { SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
-import { Worker, type Driver } from '../worker/index.js';
+import { Worker, type Driver, type FunctionSpec } from '../worker/index.js';
 import { registerIntrospection } from './introspection.js';
 
 export interface Platform {
@@ -64,11 +69,18 @@ export async function startPlatform({
   await driver.check();
   await driver.cleanupOrphans();
 
-  const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n) =>
-    functionArn(account, n),
+  const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n, q) =>
+    functionArn(account, n, q),
   );
   const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
   const sink = new MemoryLogSink();
+  const scaling = new ScalingRateLimiter({ clock, perWindow: config.scalingRate, windowMs: 10_000 });
+  const admitNewEnvironment = (spec: FunctionSpec): void =>
+    scaling.admit(spec.functionName, metadata.getReservedConcurrency(spec.functionName) !== undefined);
+  const concurrency = new ConcurrencyLimiter({
+    accountLimit: config.accountConcurrency,
+    totalReserved: () => metadata.reservedConcurrencyTotal(),
+  });
   let workers = 0;
   const fleet = new Fleet({
     clock,
@@ -89,6 +101,7 @@ export async function startPlatform({
         keepAliveMs: config.keepAliveMs,
         memoryBudgetMb: config.workerMemoryMb,
         reapIntervalMs: Math.max(50, Math.min(10_000, Math.floor(config.keepAliveMs / 4))),
+        admitNewEnvironment,
       }),
   });
   const functions = new FunctionService({
@@ -98,7 +111,7 @@ export async function startPlatform({
     clock,
     log,
     failpoint,
-    onChange: (name, revisionId) => void fleet.retire(name, revisionId),
+    onChange: (name, version, keepRevision) => void fleet.retire(name, version, keepRevision),
   });
   // A crash can leave a package written but never committed: sweep before serving.
   const swept = await functions.collectGarbage();
@@ -110,9 +123,11 @@ export async function startPlatform({
     functions,
     code,
     codeUrls: new CodeUrlSigner(secretKey(config.dataDir), () => clock.now()),
-    concurrencyLimit: 1000,
+    metadata,
+    concurrencyLimit: config.accountConcurrency,
   });
-  registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log }));
+  registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
+  registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log, concurrency }));
   registerIntrospection(http, fleet);
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();

@@ -32,6 +32,10 @@ export interface Config {
   readonly cgroupParent: string;
   readonly sandboxUidBase: number;
   readonly sandboxUidCount: number;
+  /** The account's concurrent executions limit (Lambda's default quota: 1,000). */
+  readonly accountConcurrency: number;
+  /** New execution environments one function may start per 10 s (Lambda: 1,000). */
+  readonly scalingRate: number;
 }
 
 export interface Flags {
@@ -55,6 +59,8 @@ const schema = z.object({
   cgroupParent: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be a plain directory name'),
   sandboxUidBase: z.coerce.number().int().min(1000).max(4_000_000_000),
   sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
+  accountConcurrency: z.coerce.number().int().min(1),
+  scalingRate: z.coerce.number().int().min(1),
 });
 
 export class ConfigError extends Error {}
@@ -75,6 +81,8 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     cgroupParent: env.KILN_CGROUP_PARENT ?? 'kiln',
     sandboxUidBase: env.KILN_SANDBOX_UID_BASE ?? '200000',
     sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
+    accountConcurrency: env.KILN_ACCOUNT_CONCURRENCY ?? '1000',
+    scalingRate: env.KILN_SCALING_RATE ?? '1000',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

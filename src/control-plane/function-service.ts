@@ -6,6 +6,7 @@ import {
   checkEnvironment,
   checkHandlerForRuntime,
   checkRuntime,
+  classifyQualifier,
   functionArn,
   invalidParameter,
   isBareName,
@@ -19,37 +20,34 @@ import {
   type FunctionRecord,
   type FunctionRef,
 } from '../model/index.js';
-import { newId, type Clock, type Logger } from '../shared/index.js';
-import type { CodeStore, ListPage, MetadataStore } from '../store/index.js';
+import { newId } from '../shared/index.js';
+import type { ListPage } from '../store/index.js';
 import {
   decodeZipFile,
   type CreateFunctionBody,
+  type PublishVersionBody,
   type UpdateCodeBody,
   type UpdateConfigBody,
 } from './requests.js';
 import { refuseUnsupported } from './unsupported-features.js';
+import { AliasService } from './alias-service.js';
+import type { FunctionServiceDeps } from './service-deps.js';
+import { VersionService, type Resolved } from './version-service.js';
 
-export interface FunctionServiceDeps {
-  readonly account: Account;
-  readonly metadata: MetadataStore;
-  readonly code: CodeStore;
-  readonly clock: Clock;
-  readonly log: Logger;
-  /** Crash-test hook: called at named steps; production passes a no-op. */
-  readonly failpoint: (name: string) => void;
-  /**
-   * Called after `$LATEST` of a function changed (with its new RevisionId) or was deleted (without):
-   * environments of older revisions must retire.
-   */
-  readonly onChange?: (functionName: string, revisionId?: string) => void;
-}
+export type { FunctionServiceDeps } from './service-deps.js';
 
 export class FunctionService {
   /** Code packages written but not yet referenced by a committed record: never garbage. */
   private readonly pendingCode = new Map<string, number>();
+  readonly versions: VersionService;
+  readonly aliases: AliasService;
 
-  constructor(private readonly d: FunctionServiceDeps) {}
+  constructor(private readonly d: FunctionServiceDeps) {
+    this.versions = new VersionService(d);
+    this.aliases = new AliasService(d);
+  }
 
+  /** CreateFunction; with `Publish`, answers with version 1 (or the version it published). */
   async create(body: CreateFunctionBody): Promise<FunctionRecord> {
     const v = new Violations();
     if (body.FunctionName === undefined) v.add('functionName', undefined, 'Member must not be null');
@@ -89,7 +87,7 @@ export class FunctionService {
       environment,
       architecture: 'x86_64',
     };
-    return this.withStoredCode(zip, (code) => {
+    const created = await this.withStoredCode(zip, (code) => {
       const record: FunctionRecord = {
         config,
         code,
@@ -103,11 +101,22 @@ export class FunctionService {
       this.d.log.info({ function: config.name, sha256: code.sha256Hex }, 'function created');
       return record;
     });
+    return body.Publish ? this.versions.publish(config.name, { revisionId: created.revisionId }) : created;
   }
 
-  get(rawName: string, qualifier?: string): FunctionRecord {
-    const ref = this.resolve(rawName, qualifier);
-    return this.mustGet(ref.name);
+  /** GetFunction / GetFunctionConfiguration: `$LATEST`, a version, or the version an alias points to. */
+  get(rawName: string, qualifier?: string): Resolved {
+    const ref = resolveQualifier(parseFunctionName(rawName, this.d.account), qualifier);
+    return this.versions.resolve(ref.name, ref.qualifier);
+  }
+
+  publish(rawName: string, body: PublishVersionBody): FunctionRecord {
+    const ref = this.resolve(rawName, undefined);
+    return this.versions.publish(ref.name, {
+      ...(body.CodeSha256 !== undefined ? { codeSha256: body.CodeSha256 } : {}),
+      ...(body.Description !== undefined ? { description: body.Description } : {}),
+      ...(body.RevisionId !== undefined ? { revisionId: body.RevisionId } : {}),
+    });
   }
 
   list(maxItems: number | undefined, marker: string | undefined): ListPage<FunctionRecord> {
@@ -144,9 +153,9 @@ export class FunctionService {
       return record;
     });
     this.d.log.info({ function: ref.name, sha256: updated.code.sha256Hex }, 'function code updated');
-    this.d.onChange?.(ref.name, updated.revisionId);
+    this.d.onChange?.(ref.name, '$LATEST', updated.revisionId);
     await this.collectGarbage();
-    return updated;
+    return body.Publish ? this.versions.publish(ref.name, { revisionId: updated.revisionId }) : updated;
   }
 
   updateConfiguration(rawName: string, body: UpdateConfigBody): FunctionRecord {
@@ -182,17 +191,26 @@ export class FunctionService {
     };
     this.commitReplace(record, current.revisionId);
     this.d.log.info({ function: ref.name }, 'function configuration updated');
-    this.d.onChange?.(ref.name, record.revisionId);
+    this.d.onChange?.(ref.name, '$LATEST', record.revisionId);
     return record;
   }
 
+  /** DeleteFunction: the whole function (versions and aliases too), or one version. */
   async delete(rawName: string, qualifier?: string): Promise<void> {
-    const ref = this.resolve(rawName, qualifier);
-    if (ref.qualifier !== undefined && ref.qualifier !== '$LATEST') {
-      throw notFound(`Function not found: ${functionArn(this.d.account, ref.name, ref.qualifier)}`);
-    }
+    const ref = resolveQualifier(parseFunctionName(rawName, this.d.account), qualifier);
+    const q = classifyQualifier(ref.qualifier);
     if (ref.qualifier === '$LATEST') {
       throw invalidParameter('$LATEST version cannot be deleted without deleting the function.');
+    }
+    if (q.kind === 'alias') {
+      throw invalidParameter(
+        `Deletion of aliases is not supported through DeleteFunction: call DeleteAlias for alias '${q.name}'.`,
+      );
+    }
+    if (q.kind === 'version') {
+      this.versions.delete(ref.name, q.version);
+      await this.collectGarbage();
+      return;
     }
     if (!this.d.metadata.delete(ref.name)) throw this.missing(ref.name);
     this.d.log.info({ function: ref.name }, 'function deleted');
@@ -209,9 +227,11 @@ export class FunctionService {
 
   private resolve(rawName: string, queryQualifier: string | undefined): FunctionRef {
     const ref = resolveQualifier(parseFunctionName(rawName, this.d.account), queryQualifier);
-    // Versions are not published yet, so every qualifier other than $LATEST names nothing.
+    // Only $LATEST can change: published versions are immutable and aliases are changed with UpdateAlias.
     if (ref.qualifier !== undefined && ref.qualifier !== '$LATEST') {
-      throw notFound(`Function not found: ${functionArn(this.d.account, ref.name, ref.qualifier)}`);
+      throw invalidParameter(
+        `Only $LATEST can be changed; '${ref.qualifier}' is a published version or an alias. Drop the qualifier.`,
+      );
     }
     return ref;
   }

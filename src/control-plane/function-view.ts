@@ -1,17 +1,29 @@
-// Renders stored records as Lambda's FunctionConfiguration JSON.
+// Renders stored records as Lambda's FunctionConfiguration and AliasConfiguration JSON.
 import {
+  aliasArn,
   codeSha256Base64,
   functionArn,
   lambdaTimestamp,
   type Account,
+  type AliasRecord,
   type FunctionRecord,
+  type VersionRecord,
 } from '../model/index.js';
 
-export function functionConfiguration(account: Account, rec: FunctionRecord): Record<string, unknown> {
+/**
+ * `arnQualifier` is what the caller named (`$LATEST`, a version or an alias): Lambda qualifies
+ * FunctionArn with it, and leaves it unqualified for an unqualified read of `$LATEST`.
+ */
+export function functionConfiguration(
+  account: Account,
+  rec: FunctionRecord | VersionRecord,
+  arnQualifier?: string,
+): Record<string, unknown> {
   const c = rec.config;
+  const version = 'version' in rec ? rec.version : '$LATEST';
   const out: Record<string, unknown> = {
     FunctionName: c.name,
-    FunctionArn: functionArn(account, c.name),
+    FunctionArn: functionArn(account, c.name, arnQualifier ?? ('version' in rec ? rec.version : undefined)),
     Runtime: c.runtime,
     Role: c.role,
     Handler: c.handler,
@@ -21,7 +33,7 @@ export function functionConfiguration(account: Account, rec: FunctionRecord): Re
     MemorySize: c.memorySize,
     LastModified: lambdaTimestamp(rec.lastModified),
     CodeSha256: codeSha256Base64(rec.code.sha256Hex),
-    Version: '$LATEST',
+    Version: version,
     TracingConfig: { Mode: 'PassThrough' },
     RevisionId: rec.revisionId,
     State: 'Active',
@@ -34,4 +46,17 @@ export function functionConfiguration(account: Account, rec: FunctionRecord): Re
   };
   if (Object.keys(c.environment).length > 0) out.Environment = { Variables: { ...c.environment } };
   return out;
+}
+
+export function aliasConfiguration(account: Account, a: AliasRecord): Record<string, unknown> {
+  return {
+    AliasArn: aliasArn(account, a.functionName, a.name),
+    Name: a.name,
+    FunctionVersion: a.functionVersion,
+    Description: a.description,
+    ...(Object.keys(a.weights).length > 0
+      ? { RoutingConfig: { AdditionalVersionWeights: { ...a.weights } } }
+      : {}),
+    RevisionId: a.revisionId,
+  };
 }

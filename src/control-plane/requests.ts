@@ -78,6 +78,33 @@ export type UpdateCodeBody = z.infer<typeof updateCodeBody>;
 export const updateConfigBody = z.object({ RevisionId: z.string(), ...configMembers }).partial();
 export type UpdateConfigBody = z.infer<typeof updateConfigBody>;
 
+export const publishVersionBody = z
+  .object({ CodeSha256: z.string(), Description: z.string(), RevisionId: z.string() })
+  .partial();
+export type PublishVersionBody = z.infer<typeof publishVersionBody>;
+
+const routingConfig = z.object({ AdditionalVersionWeights: z.record(z.number()).optional() });
+
+export const createAliasBody = z
+  .object({
+    Name: z.string(),
+    FunctionVersion: z.string(),
+    Description: z.string(),
+    RoutingConfig: routingConfig,
+  })
+  .partial();
+export type CreateAliasBody = z.infer<typeof createAliasBody>;
+
+export const updateAliasBody = z
+  .object({
+    FunctionVersion: z.string(),
+    Description: z.string(),
+    RoutingConfig: routingConfig,
+    RevisionId: z.string(),
+  })
+  .partial();
+export type UpdateAliasBody = z.infer<typeof updateAliasBody>;
+
 /** Parses a JSON body against a schema; an empty body counts as `{}`. */
 export function parseJsonBody<T>(schema: z.ZodType<T>, body: unknown): T {
   let value: unknown = {};

@@ -1,11 +1,14 @@
 // The management API routes for functions, on Lambda's REST paths.
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, limits, validationError, type Account } from '../model/index.js';
-import type { CodeStore } from '../store/index.js';
+import { limits, validationError, type Account } from '../model/index.js';
+import type { CodeStore, MetadataStore } from '../store/index.js';
 import type { CodeUrlSigner } from './code-url.js';
 import type { FunctionService } from './function-service.js';
+import type { Resolved } from './version-service.js';
+import { registerVersionRoutes } from './version-routes.js';
 import { functionConfiguration } from './function-view.js';
+import { intParam } from './query-params.js';
 import { createFunctionBody, parseJsonBody, updateCodeBody, updateConfigBody } from './requests.js';
 
 export interface ControlPlaneDeps {
@@ -13,7 +16,8 @@ export interface ControlPlaneDeps {
   readonly functions: FunctionService;
   readonly code: CodeStore;
   readonly codeUrls: CodeUrlSigner;
-  /** Account-wide limits reported by GetAccountSettings. */
+  readonly metadata: MetadataStore;
+  /** The account's concurrency limit, reported by GetAccountSettings. */
   readonly concurrencyLimit: number;
 }
 
@@ -26,6 +30,7 @@ const F = '/2015-03-31/functions';
 
 export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps): void {
   const view = (rec: Parameters<typeof functionConfiguration>[1]) => functionConfiguration(d.account, rec);
+  const viewResolved = (r: Resolved) => functionConfiguration(d.account, r.record, r.arnQualifier);
   const codeLimit = limits.codeRequestBytes;
 
   app.post(F, { bodyLimit: codeLimit, config: { operation: 'CreateFunction' } }, async (req, reply) => {
@@ -47,22 +52,24 @@ export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps):
   });
 
   app.get(`${F}/:FunctionName`, { config: { operation: 'GetFunction' } }, async (req: Req) => {
-    const rec = d.functions.get(req.params.FunctionName, req.query.Qualifier);
+    const resolved = d.functions.get(req.params.FunctionName, req.query.Qualifier);
+    const rec = resolved.record;
     const host = req.headers.host ?? `${req.hostname}`;
     return {
-      Configuration: view(rec),
+      Configuration: viewResolved(resolved),
       Code: {
         RepositoryType: 'S3',
         Location: `${req.protocol}://${host}${d.codeUrls.path(rec.code.sha256Hex)}`,
       },
       ...(Object.keys(rec.tags).length > 0 ? { Tags: rec.tags } : {}),
+      ...concurrencyOf(d.metadata.getReservedConcurrency(rec.config.name)),
     };
   });
 
   app.get(
     `${F}/:FunctionName/configuration`,
     { config: { operation: 'GetFunctionConfiguration' } },
-    async (req: Req) => view(d.functions.get(req.params.FunctionName, req.query.Qualifier)),
+    async (req: Req) => viewResolved(d.functions.get(req.params.FunctionName, req.query.Qualifier)),
   );
 
   app.put(
@@ -86,6 +93,8 @@ export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps):
     return reply.code(204).send();
   });
 
+  registerVersionRoutes(app, d.account, d.functions);
+
   app.get('/2016-08-19/account-settings', { config: { operation: 'GetAccountSettings' } }, async () => {
     const usage = d.functions.usage();
     return {
@@ -94,7 +103,7 @@ export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps):
         CodeSizeUnzipped: limits.unzippedBytes,
         CodeSizeZipped: limits.zippedBytes,
         ConcurrentExecutions: d.concurrencyLimit,
-        UnreservedConcurrentExecutions: d.concurrencyLimit,
+        UnreservedConcurrentExecutions: d.concurrencyLimit - d.metadata.reservedConcurrencyTotal(),
       },
       AccountUsage: { TotalCodeSize: usage.totalCodeSize, FunctionCount: usage.functionCount },
     };
@@ -119,20 +128,7 @@ export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps):
   });
 }
 
-function intParam(field: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^-?\d+$/.test(raw)) {
-    throw new ApiError('InvalidParameterValueException', `${field} must be an integer, got '${raw}'.`);
-  }
-  const n = Number(raw);
-  if (n < min || n > max) {
-    throw validationError(
-      field,
-      raw,
-      n < min
-        ? `Member must have value greater than or equal to ${min}`
-        : `Member must have value less than or equal to ${max}`,
-    );
-  }
-  return n;
-}
+const concurrencyOf = (
+  reserved: number | undefined,
+): { Concurrency?: { ReservedConcurrentExecutions: number } } =>
+  reserved === undefined ? {} : { Concurrency: { ReservedConcurrentExecutions: reserved } };

@@ -3,15 +3,18 @@
 import { randomBytes } from 'node:crypto';
 import {
   ApiError,
+  classifyQualifier,
   functionArn,
+  pickAliasVersion,
   notFound,
   parseFunctionName,
   resolveQualifier,
   validationError,
   type Account,
   type FunctionRecord,
+  type VersionRecord,
 } from '../model/index.js';
-import type { Fleet } from '../placement/index.js';
+import type { ConcurrencyLimiter, Fleet } from '../placement/index.js';
 import { newId, type Clock, type Logger } from '../shared/index.js';
 import type { MetadataStore } from '../store/index.js';
 import type { FunctionSpec } from '../worker/index.js';
@@ -22,6 +25,10 @@ export interface InvokeServiceDeps {
   readonly fleet: Fleet;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Uniform in [0, 1): picks an alias's version by weight. Tests may fix it. */
+  readonly random?: () => number;
+  /** Account and reserved concurrency; a slot is held for the whole invocation. */
+  readonly concurrency: ConcurrencyLimiter;
 }
 
 export interface InvokeInput {
@@ -44,7 +51,10 @@ export interface InvokeOutput {
 const maxClientContext = 3583;
 
 export class InvokeService {
-  constructor(private readonly d: InvokeServiceDeps) {}
+  private readonly random: () => number;
+  constructor(private readonly d: InvokeServiceDeps) {
+    this.random = d.random ?? Math.random;
+  }
 
   async invoke(input: InvokeInput): Promise<InvokeOutput> {
     const ref = resolveQualifier(parseFunctionName(input.functionName, this.d.account), input.qualifier);
@@ -60,10 +70,7 @@ export class InvokeService {
     if (logType !== 'None' && logType !== 'Tail') {
       throw validationError('logType', logType, 'Member must satisfy enum value set: [Tail, None]');
     }
-    const record = this.d.metadata.get(ref.name);
-    if (!record || (ref.qualifier !== undefined && ref.qualifier !== '$LATEST')) {
-      throw notFound(`Function not found: ${functionArn(this.d.account, ref.name, ref.qualifier)}`);
-    }
+    const record = this.target(ref.name, ref.qualifier);
     const requestId = newId();
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
     if (type === 'Event') {
@@ -77,15 +84,21 @@ export class InvokeService {
     checkJson(payload);
 
     const spec = toSpec(record, this.d.account);
+    const release = this.d.concurrency.acquire(ref.name, this.d.metadata.getReservedConcurrency(ref.name));
     const now = this.d.clock.now();
-    const result = await this.d.fleet.invoke(spec, {
-      requestId,
-      payload,
-      deadlineMs: now + spec.timeout * 1000,
-      invokedFunctionArn: functionArn(this.d.account, ref.name, ref.qualifier),
-      traceId: traceId(now),
-      ...(clientContext !== undefined ? { clientContext } : {}),
-    });
+    let result;
+    try {
+      result = await this.d.fleet.invoke(spec, {
+        requestId,
+        payload,
+        deadlineMs: now + spec.timeout * 1000,
+        invokedFunctionArn: functionArn(this.d.account, ref.name, ref.qualifier),
+        traceId: traceId(now),
+        ...(clientContext !== undefined ? { clientContext } : {}),
+      });
+    } finally {
+      release();
+    }
     const headers: Record<string, string> = {
       'X-Amz-Executed-Version': spec.version,
       'Content-Type': 'application/json',
@@ -94,13 +107,33 @@ export class InvokeService {
     if (logType === 'Tail') headers['X-Amz-Log-Result'] = result.logTail;
     return { status: 200, requestId, headers, body: result.outcome.payload };
   }
+
+  /** The snapshot an invocation runs: `$LATEST`, a version, or (by the alias's weights) one of its versions. */
+  private target(name: string, qualifier: string | undefined): FunctionRecord | VersionRecord {
+    const missing = (q?: string) => notFound(`Function not found: ${functionArn(this.d.account, name, q)}`);
+    const latest = this.d.metadata.get(name);
+    if (!latest) throw missing(qualifier);
+    const q = classifyQualifier(qualifier);
+    if (q.kind === 'latest') return latest;
+    let version = q.kind === 'version' ? q.version : undefined;
+    if (q.kind === 'alias') {
+      const alias = this.d.metadata.getAlias(name, q.name);
+      if (!alias) throw missing(qualifier);
+      version = pickAliasVersion(alias, this.random());
+      if (version === '$LATEST') return latest;
+    }
+    const record = version === undefined ? undefined : this.d.metadata.getVersion(name, version);
+    if (!record) throw missing(qualifier);
+    return record;
+  }
 }
 
-export function toSpec(r: FunctionRecord, account: Account): FunctionSpec {
+export function toSpec(r: FunctionRecord | VersionRecord, account: Account): FunctionSpec {
+  const version = 'version' in r ? r.version : '$LATEST';
   return {
     functionName: r.config.name,
-    functionArn: functionArn(account, r.config.name),
-    version: '$LATEST',
+    functionArn: functionArn(account, r.config.name, 'version' in r ? r.version : undefined),
+    version,
     revisionId: r.revisionId,
     runtime: r.config.runtime,
     handler: r.config.handler,

@@ -30,6 +30,8 @@ export const limits = {
   /** Uncompressed/compressed ratio above which an archive is treated as a bomb (deflate tops out near 1032:1). */
   zipMaxRatio: 1100,
   listMaxItems: 50,
+  /** Lambda keeps at least this much of the account's concurrency unreserved. */
+  minimumUnreservedConcurrency: 100,
 } as const;
 
 export interface FunctionConfig {

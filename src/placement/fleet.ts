@@ -8,7 +8,8 @@ import type { InvocationRequest } from '../runtime-api/index.js';
 export interface WorkerHandle {
   readonly id: string;
   invoke(spec: FunctionSpec, req: InvocationRequest): Promise<InvokeResult>;
-  retire(functionName: string, keepRevision?: string): Promise<void>;
+  /** See Worker.retire: all of a function, or one version's environments except `keepRevision`. */
+  retire(functionName: string, version?: string, keepRevision?: string): Promise<void>;
   drain(): Promise<void>;
   kill(): Promise<void>;
   environments(): EnvironmentInfo[];
@@ -36,9 +37,9 @@ export class Fleet {
     return this.active.invoke(spec, req);
   }
 
-  async retire(functionName: string, keepRevision?: string): Promise<void> {
+  async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
     await Promise.all(
-      [this.active, ...this.draining.keys()].map((w) => w.retire(functionName, keepRevision)),
+      [this.active, ...this.draining.keys()].map((w) => w.retire(functionName, version, keepRevision)),
     );
   }
 

@@ -6,7 +6,10 @@ export interface FunctionSpec {
   readonly functionArn: string;
   /** `$LATEST` or a published version number. */
   readonly version: string;
-  /** Changes whenever the configuration or code of `$LATEST` changes: environments never outlive it. */
+  /**
+   * `$LATEST`'s changes whenever its configuration or code changes (environments never outlive it); a
+   * published version's never changes.
+   */
   readonly revisionId: string;
   readonly runtime: Runtime;
   readonly handler: string;

@@ -19,6 +19,8 @@ export interface WorkerOptions extends Omit<EnvironmentDeps, 'log' | 'clock'> {
   readonly memoryBudgetMb: number;
   /** How often idle environments are checked for reclamation. */
   readonly reapIntervalMs: number;
+  /** Called before a new environment starts; throws (e.g. a 429) to refuse it. */
+  readonly admitNewEnvironment?: (spec: FunctionSpec) => void;
 }
 
 export interface InvokeResult extends EnvironmentResult {
@@ -65,6 +67,7 @@ export class Worker {
       env.acquire();
     } else {
       coldStart = true;
+      this.o.admitNewEnvironment?.(spec);
       env = await this.startEnvironment(spec);
       const init = await env.start();
       if (!init.ok) {
@@ -89,11 +92,17 @@ export class Worker {
     return { ...result, environmentId: env.id, coldStart };
   }
 
-  /** `$LATEST` of a function changed or it was deleted: idle environments go now, busy ones after their invocation. */
-  async retire(functionName: string, keepRevision?: string): Promise<void> {
+  /**
+   * Retires a function's environments: every one (`version` undefined: the function was deleted), or
+   * those of one version except revision `keepRevision` (`$LATEST` changed, or a version was deleted).
+   * Idle environments go now, busy ones after their invocation.
+   */
+  async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
     const stops: Promise<void>[] = [];
     for (const env of this.envs.values()) {
-      if (env.spec.functionName !== functionName || env.spec.revisionId === keepRevision) continue;
+      const { spec } = env;
+      if (spec.functionName !== functionName) continue;
+      if (version !== undefined && (spec.version !== version || spec.revisionId === keepRevision)) continue;
       env.retired = true;
       if (env.state === 'idle') stops.push(this.stopEnvironment(env));
     }

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateFunctionCommand,
+  GetPolicyCommand,
   GetFunctionConfigurationCommand,
   ListFunctionsCommand,
-  PublishVersionCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
   type CreateFunctionCommandInput,
@@ -243,9 +243,9 @@ describe('validation and error shapes', () => {
   });
 
   it('names an operation Kiln does not implement, and never answers HTML', async () => {
-    await assert.rejects(lambda.send(new PublishVersionCommand({ FunctionName: 'keep' })), (e: AwsError) => {
+    await assert.rejects(lambda.send(new GetPolicyCommand({ FunctionName: 'keep' })), (e: AwsError) => {
       assert.equal(e.name, 'NotImplementedException');
-      assert.match(e.message, /PublishVersion/);
+      assert.match(e.message, /GetPolicy/);
       return true;
     });
     const res = await raw('GET', '/nope/at/all');
