@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  CreateFunctionCommand,
   GetFunctionCommand,
   ListFunctionsCommand,
   UpdateFunctionCodeCommand,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { lambdaSha, role, sdk } from '../support/lambda.js';
+import { lambdaSha, nodeFunction, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { rawZip } from '../support/zips.js';
 
@@ -21,15 +20,6 @@ const packageOf = (seed: string, size = 64 * 1024): Buffer =>
   rawZip([
     { name: 'index.js', data: Buffer.concat([Buffer.from(`// ${seed}\n`), randomBytes(size)]), method: 0 },
   ]);
-
-const createInput = (name: string, zip: Buffer) =>
-  new CreateFunctionCommand({
-    FunctionName: name,
-    Runtime: 'nodejs20.x',
-    Role: role,
-    Handler: 'index.handler',
-    Code: { ZipFile: zip },
-  });
 
 /** Every stored function has a readable package matching its CodeSha256, and the code dir holds nothing else. */
 async function assertConsistent(kiln: KilnProcess, lambda: LambdaClient): Promise<Map<string, string>> {
@@ -60,7 +50,7 @@ async function crashAt(failpoint: string, op: 'create' | 'update'): Promise<void
   const newZip = packageOf('new');
   let kiln = await startKiln({ dataDir });
   let lambda = sdk(kiln.endpoint);
-  await lambda.send(createInput('base', oldZip));
+  await lambda.send(nodeFunction('base', oldZip));
   await kiln.stop();
   lambda.destroy();
 
@@ -68,7 +58,7 @@ async function crashAt(failpoint: string, op: 'create' | 'update'): Promise<void
   lambda = sdk(kiln.endpoint);
   const request =
     op === 'create'
-      ? lambda.send(createInput('fresh', newZip))
+      ? lambda.send(nodeFunction('fresh', newZip))
       : lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'base', ZipFile: newZip }));
   await assert.rejects(request, 'the request dies with the process');
   await kiln.stop();
@@ -120,7 +110,7 @@ describe('crash consistency (SIGKILL)', () => {
           sent.set(name, set);
           const op = shas.has(name)
             ? lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: zip }))
-            : lambda.send(createInput(name, zip));
+            : lambda.send(nodeFunction(name, zip));
           work.push(op.catch(() => undefined));
         }
         // Kill somewhere inside the burst: after the first response, while the rest are in flight.

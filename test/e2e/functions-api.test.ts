@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateFunctionCommand,
   DeleteFunctionCommand,
   GetAccountSettingsCommand,
   GetFunctionCommand,
@@ -13,7 +12,7 @@ import {
   UpdateFunctionConfigurationCommand,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { lambdaSha, role, sdk } from '../support/lambda.js';
+import { lambdaSha, nodeFunction, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { zipOf } from '../support/zips.js';
 
@@ -36,16 +35,7 @@ describe('function management API (SDK v3)', () => {
   });
 
   const create = (name: string, extra: Record<string, unknown> = {}) =>
-    lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name,
-        Runtime: 'nodejs20.x',
-        Role: role,
-        Handler: 'index.handler',
-        Code: { ZipFile: zip },
-        ...extra,
-      }),
-    );
+    lambda.send(nodeFunction(name, zip, extra));
 
   it('creates a function with Lambda-shaped configuration', async () => {
     const out = await create('hello', {

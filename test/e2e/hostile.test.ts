@@ -2,13 +2,7 @@
 // while other functions keep being served.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  CreateFunctionCommand,
-  InvokeCommand,
-  type CreateFunctionCommandInput,
-  type InvokeCommandOutput,
-  type LambdaClient,
-} from '@aws-sdk/client-lambda';
+import { InvokeCommand, type CreateFunctionCommandInput, type LambdaClient } from '@aws-sdk/client-lambda';
 import { bootstrapZip, nodeProbe, nodeZip } from '../support/functions.js';
 import {
   garbageResponder,
@@ -20,14 +14,10 @@ import {
   nodeSpinner,
   nodeTmpFiller,
 } from '../support/hostile-functions.js';
-import { role, sdk } from '../support/lambda.js';
+import { nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 
 type Json = Record<string, unknown>;
-const json = (out: InvokeCommandOutput): Json =>
-  JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8')) as Json;
-const logOf = (out: InvokeCommandOutput): string =>
-  Buffer.from(out.LogResult ?? '', 'base64').toString('utf8');
 
 describe('hostile functions', () => {
   let kiln: KilnProcess;
@@ -37,16 +27,7 @@ describe('hostile functions', () => {
     zip: Buffer,
     extra: Partial<CreateFunctionCommandInput> = {},
   ): Promise<void> => {
-    await lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name,
-        Runtime: 'nodejs20.x',
-        Role: role,
-        Handler: 'index.handler',
-        Code: { ZipFile: zip },
-        ...extra,
-      }),
-    );
+    await lambda.send(nodeFunction(name, zip, extra));
   };
   const invoke = (name: string, payload: unknown = {}) =>
     lambda.send(
@@ -58,7 +39,7 @@ describe('hostile functions', () => {
     );
   /** The benign function answers while `attack` runs. */
   const stillServed = async (attack: Promise<unknown>): Promise<void> => {
-    const r = json(await invoke('benign', { during: 'attack' }));
+    const r = payloadJson(await invoke('benign', { during: 'attack' }));
     assert.deepEqual(r.event, { during: 'attack' });
     await attack;
   };
@@ -76,7 +57,7 @@ describe('hostile functions', () => {
 
   it('cannot write its code, read host files, or reach Kiln over the network', async () => {
     await create('escape', await nodeZip(nodeEscapeArtist), { Timeout: 10 });
-    const r = json(await invoke('escape', { dataDir: kiln.dataDir, kilnPort: kiln.port }));
+    const r = payloadJson(await invoke('escape', { dataDir: kiln.dataDir, kilnPort: kiln.port }));
     assert.deepEqual(r.writeTask, { ok: false, code: 'EROFS' });
     assert.equal((r.readShadow as Json).ok, false);
     assert.equal((r.readDataDir as Json).ok, false);
@@ -95,14 +76,14 @@ describe('hostile functions', () => {
     await create('spin', await nodeZip(nodeSpinner), { Timeout: 2 });
     const attack = invoke('spin');
     await stillServed(attack);
-    assert.equal(json(await attack).errorType, 'Sandbox.Timedout');
+    assert.equal(payloadJson(await attack).errorType, 'Sandbox.Timedout');
   });
 
   it('a fork bomb is stopped by the pids limit', async () => {
     await create('forks', await nodeZip(nodeForkBomb), { Timeout: 60, MemorySize: 1769 });
     const attack = invoke('forks');
     await stillServed(attack);
-    const r = json(await attack);
+    const r = payloadJson(await attack);
     // The bomb ran into the limit (1,024 tasks, threads included), not past it.
     assert.ok(Number(r.processes) > 900 && Number(r.processes) <= 1024, `processes: ${String(r.processes)}`);
   });
@@ -113,7 +94,7 @@ describe('hostile functions', () => {
       MemorySize: 1024,
       EphemeralStorage: { Size: 512 },
     });
-    const r = json(await invoke('filler'));
+    const r = payloadJson(await invoke('filler'));
     assert.equal(r.code, 'ENOSPC');
     assert.ok(Number(r.writtenMb) <= 512, `wrote ${String(r.writtenMb)} MB`);
   });
@@ -123,21 +104,21 @@ describe('hostile functions', () => {
     const out = await invoke('flood', { mb: 32 });
     assert.equal(Buffer.from(out.Payload ?? []).toString(), '"flooded"');
     assert.ok((out.LogResult ?? '').length <= Math.ceil(4096 / 3) * 4);
-    assert.match(logOf(out), /flood done/);
+    assert.match(tailLog(out), /flood done/);
   });
 
   it('a runtime that never asks for work fails INIT with a clear error', async () => {
     await create('lazy', bootstrapZip(neverReady), { Runtime: 'provided.al2023', Handler: 'x' });
     const out = await invoke('lazy');
     assert.equal(out.FunctionError, 'Unhandled');
-    assert.equal(json(out).errorType, 'Sandbox.Timedout');
-    assert.match(String(json(out).errorMessage), /INIT/);
+    assert.equal(payloadJson(out).errorType, 'Sandbox.Timedout');
+    assert.match(String(payloadJson(out).errorMessage), /INIT/);
   });
 
   it('a runtime abusing the Runtime API gets Lambda’s answers and cannot answer twice', async () => {
     await create('abuser', bootstrapZip(nodeRuntimeAbuser), { Runtime: 'provided.al2023', Handler: 'x' });
-    assert.deepEqual(json(await invoke('abuser')), { seen: null });
-    const second = json(await invoke('abuser'));
+    assert.deepEqual(payloadJson(await invoke('abuser')), { seen: null });
+    const second = payloadJson(await invoke('abuser'));
     assert.deepEqual(second.seen, { wrongId: 400, garbagePath: 404, first: 202, second: 403 });
   });
 
@@ -145,6 +126,6 @@ describe('hostile functions', () => {
     await create('garbage', bootstrapZip(garbageResponder), { Runtime: 'provided.al2023', Handler: 'x' });
     const out = await invoke('garbage');
     assert.equal(out.FunctionError, 'Unhandled');
-    assert.equal(typeof json(out).errorMessage, 'string');
+    assert.equal(typeof payloadJson(out).errorMessage, 'string');
   });
 });

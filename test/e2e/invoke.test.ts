@@ -2,11 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateFunctionCommand,
   InvokeCommand,
   UpdateFunctionConfigurationCommand,
   type CreateFunctionCommandInput,
-  type InvokeCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import {
@@ -22,14 +20,11 @@ import {
   pythonProbe,
   pythonZip,
 } from '../support/functions.js';
-import { role, sdk } from '../support/lambda.js';
+import { nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 
 type Json = Record<string, unknown>;
 const text = (b: Uint8Array | undefined): string => Buffer.from(b ?? []).toString('utf8');
-const json = (out: InvokeCommandOutput): Json => JSON.parse(text(out.Payload)) as Json;
-const logOf = (out: InvokeCommandOutput): string =>
-  Buffer.from(out.LogResult ?? '', 'base64').toString('utf8');
 
 describe('synchronous Invoke', () => {
   let kiln: KilnProcess;
@@ -40,16 +35,7 @@ describe('synchronous Invoke', () => {
     zip: Buffer,
     extra: Partial<CreateFunctionCommandInput> = {},
   ): Promise<void> => {
-    await lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name,
-        Runtime: 'nodejs20.x',
-        Role: role,
-        Handler: 'index.handler',
-        Code: { ZipFile: zip },
-        ...extra,
-      }),
-    );
+    await lambda.send(nodeFunction(name, zip, extra));
   };
   const invoke = (name: string, payload: unknown = {}, extra: Record<string, unknown> = {}) =>
     lambda.send(
@@ -79,7 +65,7 @@ describe('synchronous Invoke', () => {
     assert.equal(out.StatusCode, 200);
     assert.equal(out.ExecutedVersion, '$LATEST');
     assert.equal(out.FunctionError, undefined);
-    const r = json(out);
+    const r = payloadJson(out);
     assert.deepEqual(r.event, { a: 1 });
     const ctx = r.context as Json;
     assert.equal(ctx.functionName, 'probe');
@@ -104,7 +90,7 @@ describe('synchronous Invoke', () => {
     assert.equal(env.NODE_EXTRA_CA_CERTS, undefined, 'nothing leaks from the host environment');
     assert.equal(env.KILN_RUNTIME_API_SOCKET, undefined);
     assert.notEqual(r.uid, 0);
-    const log = logOf(out);
+    const log = tailLog(out);
     assert.match(log, new RegExp(`^START RequestId: ${out.$metadata.requestId} Version: \\$LATEST`, 'm'));
     assert.match(log, new RegExp(`\\t${out.$metadata.requestId}\\tINFO\\tprobe invoked \\{"a":1\\}`));
     assert.match(log, new RegExp(`^END RequestId: ${out.$metadata.requestId}`, 'm'));
@@ -115,30 +101,30 @@ describe('synchronous Invoke', () => {
   });
 
   it('reuses a warm environment: module state and /tmp survive, no Init Duration', async () => {
-    const first = json(await invoke('probe', { tmp: 'kept' }));
+    const first = payloadJson(await invoke('probe', { tmp: 'kept' }));
     const second = await invoke('probe', {}, { LogType: 'Tail' });
-    const r = json(second);
+    const r = payloadJson(second);
     assert.equal(r.envId, first.envId);
     assert.equal(r.count, Number(first.count) + 1);
     assert.ok((r.tmpFiles as string[]).includes('kept'));
-    assert.doesNotMatch(logOf(second), /Init Duration/);
+    assert.doesNotMatch(tailLog(second), /Init Duration/);
   });
 
   it('scales out to one environment per concurrent invocation', async () => {
     const outs = await Promise.all([1, 2, 3].map(() => invoke('probe', { sleepMs: 700 })));
-    const ids = new Set(outs.map((o) => json(o).envId));
+    const ids = new Set(outs.map((o) => payloadJson(o).envId));
     assert.equal(ids.size, 3);
   });
 
   it('retires $LATEST environments when the configuration changes', async () => {
-    const before = json(await invoke('probe'));
+    const before = payloadJson(await invoke('probe'));
     await lambda.send(
       new UpdateFunctionConfigurationCommand({
         FunctionName: 'probe',
         Environment: { Variables: { GREETING: 'changed' } },
       }),
     );
-    const afterUpdate = json(await invoke('probe'));
+    const afterUpdate = payloadJson(await invoke('probe'));
     assert.notEqual(afterUpdate.envId, before.envId);
     assert.equal((afterUpdate.env as Json).GREETING, 'changed');
   });
@@ -148,7 +134,7 @@ describe('synchronous Invoke', () => {
     const out = await invoke('throws');
     assert.equal(out.StatusCode, 200);
     assert.equal(out.FunctionError, 'Unhandled');
-    const err = json(out);
+    const err = payloadJson(out);
     assert.equal(err.errorType, 'TypeError');
     assert.equal(err.errorMessage, 'kaboom from handler');
     assert.ok(Array.isArray(err.trace));
@@ -156,64 +142,64 @@ describe('synchronous Invoke', () => {
 
   it('runs ESM handlers', async () => {
     await create('esm', await nodeZip(nodeEsmProbe, 'index.mjs'));
-    assert.deepEqual(json(await invoke('esm', { x: 2 })), { esm: true, event: { x: 2 } });
+    assert.deepEqual(payloadJson(await invoke('esm', { x: 2 })), { esm: true, event: { x: 2 } });
   });
 
   it('reports init failures as Lambda does', async () => {
     await create('nomodule', await nodeZip(nodeProbe), { Handler: 'missing.handler' });
     const a = await invoke('nomodule');
     assert.equal(a.FunctionError, 'Unhandled');
-    assert.equal(json(a).errorType, 'Runtime.ImportModuleError');
+    assert.equal(payloadJson(a).errorType, 'Runtime.ImportModuleError');
     await create('nohandler', await nodeZip(nodeProbe), { Handler: 'index.nope' });
     const b = await invoke('nohandler');
-    assert.equal(json(b).errorType, 'Runtime.HandlerNotFound');
+    assert.equal(payloadJson(b).errorType, 'Runtime.HandlerNotFound');
   });
 
   it('times out with Sandbox.Timedout and destroys the environment', async () => {
     await create('sleeper', await nodeZip(nodeSleeps), { Timeout: 1 });
     const out = await invoke('sleeper', { ms: 30000 }, { LogType: 'Tail' });
     assert.equal(out.FunctionError, 'Unhandled');
-    const err = json(out);
+    const err = payloadJson(out);
     assert.equal(err.errorType, 'Sandbox.Timedout');
     assert.match(String(err.errorMessage), /Task timed out after 1\.00 seconds/);
-    assert.match(logOf(out), /Task timed out after 1\.00 seconds/);
+    assert.match(tailLog(out), /Task timed out after 1\.00 seconds/);
     const quick = await invoke('sleeper', { ms: 1 }, { LogType: 'Tail' });
     assert.equal(text(quick.Payload), '"woke"');
-    assert.match(logOf(quick), /Init Duration/, 'a fresh environment after the timeout');
+    assert.match(tailLog(quick), /Init Duration/, 'a fresh environment after the timeout');
   });
 
   it('reports a runtime that exits or runs out of memory as Runtime.ExitError, and keeps serving others', async () => {
     await create('exits', await nodeZip(nodeExits));
     const out = await invoke('exits');
-    assert.equal(json(out).errorType, 'Runtime.ExitError');
-    assert.match(String(json(out).errorMessage), /exit status 3/);
+    assert.equal(payloadJson(out).errorType, 'Runtime.ExitError');
+    assert.match(String(payloadJson(out).errorMessage), /exit status 3/);
     await create('hog', await nodeZip(nodeMemoryHog), { MemorySize: 128, Timeout: 60 });
     const oom = await invoke('hog');
     assert.equal(oom.FunctionError, 'Unhandled');
-    assert.equal(json(oom).errorType, 'Runtime.ExitError');
-    assert.equal(json(await invoke('probe')).event && 'ok', 'ok');
+    assert.equal(payloadJson(oom).errorType, 'Runtime.ExitError');
+    assert.equal(payloadJson(await invoke('probe')).event && 'ok', 'ok');
   });
 
   it('runs Python functions', async () => {
     await create('py', await pythonZip(pythonProbe), { Runtime: 'python3.11', Handler: 'app.handler' });
     const out = await invoke('py', { n: 1 });
-    const r = json(out);
+    const r = payloadJson(out);
     assert.equal(r.functionName, 'py');
     assert.equal(r.memory, '128');
     assert.equal(r.requestId, out.$metadata.requestId);
     assert.equal(r.handlerEnv, 'app.handler');
-    const again = json(await invoke('py', { n: 2 }));
+    const again = payloadJson(await invoke('py', { n: 2 }));
     assert.equal(again.envId, r.envId);
     const fail = await invoke('py', { fail: true });
     assert.equal(fail.FunctionError, 'Unhandled');
-    assert.equal(json(fail).errorType, 'ValueError');
+    assert.equal(payloadJson(fail).errorType, 'ValueError');
   });
 
   it('runs a custom runtime from a bash bootstrap', async () => {
     await create('bash', bootstrapZip(bashBootstrap), { Runtime: 'provided.al2023', Handler: 'anything' });
     const out = await invoke('bash', { b: true }, { LogType: 'Tail' });
-    assert.deepEqual(json(out), { echo: { b: true }, runtime: 'bash' });
-    assert.match(logOf(out), /handling /);
+    assert.deepEqual(payloadJson(out), { echo: { b: true }, runtime: 'bash' });
+    assert.match(tailLog(out), /handling /);
   });
 
   it('refuses oversized and malformed requests, and answers DryRun with 204', async () => {

@@ -1,7 +1,12 @@
 // Clients pointed at a test server: the real AWS SDK v3 and the Debian AWS CLI.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateFunctionCommand,
+  LambdaClient,
+  type CreateFunctionCommandInput,
+  type InvokeCommandOutput,
+} from '@aws-sdk/client-lambda';
 import { cleanEnv } from './server.js';
 
 export function sdk(endpoint: string): LambdaClient {
@@ -14,6 +19,29 @@ export function sdk(endpoint: string): LambdaClient {
 }
 
 export const role = 'arn:aws:iam::000000000000:role/kiln-test';
+
+/** CreateFunction of a Node function with the usual handler; any field can be overridden. */
+export const nodeFunction = (
+  name: string,
+  zip: Buffer,
+  extra: Partial<CreateFunctionCommandInput> = {},
+): CreateFunctionCommand =>
+  new CreateFunctionCommand({
+    FunctionName: name,
+    Runtime: 'nodejs20.x',
+    Role: role,
+    Handler: 'index.handler',
+    Code: { ZipFile: zip },
+    ...extra,
+  });
+
+/** An Invoke answer's payload, parsed as JSON. */
+export const payloadJson = (out: InvokeCommandOutput): Record<string, unknown> =>
+  JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8')) as Record<string, unknown>;
+
+/** The decoded X-Amz-Log-Result of an Invoke with LogType Tail. */
+export const tailLog = (out: InvokeCommandOutput): string =>
+  Buffer.from(out.LogResult ?? '', 'base64').toString('utf8');
 
 /** Lambda's CodeSha256: base64 of the zip's sha256. */
 export const lambdaSha = (zip: Buffer): string => createHash('sha256').update(zip).digest('base64');
