@@ -8,11 +8,14 @@ import type { Config } from '../config/index.js';
 import {
   CodeUrlSigner,
   FunctionService,
+  ProvisionedService,
   registerConcurrency,
   registerControlPlane,
+  registerProvisioned,
+  type ProvisionedCapacity,
 } from '../control-plane/index.js';
 import { createHttpServer } from '../http/index.js';
-import { InvokeService, registerInvoke } from '../invoke/index.js';
+import { InvokeService, registerInvoke, toSpec } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
 import { MemoryLogSink } from '../observability/index.js';
 import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
@@ -104,6 +107,20 @@ export async function startPlatform({
         admitNewEnvironment,
       }),
   });
+  const configId = (name: string, qualifier: string): string => `${name}:${qualifier}`;
+  const capacity: ProvisionedCapacity = {
+    apply: (name, qualifier, target, count) =>
+      fleet.setProvisioned(configId(name, qualifier), target && toSpec(target, account), count),
+    progress: (name, qualifier) => fleet.provisionedStatus(configId(name, qualifier)),
+  };
+  const provisioned = new ProvisionedService({
+    account,
+    metadata,
+    clock,
+    log,
+    accountLimit: config.accountConcurrency,
+    capacity,
+  });
   const functions = new FunctionService({
     account,
     metadata,
@@ -112,6 +129,7 @@ export async function startPlatform({
     log,
     failpoint,
     onChange: (name, version, keepRevision) => void fleet.retire(name, version, keepRevision),
+    onAliasChange: (name, alias) => provisioned.reapply(name, alias),
   });
   // A crash can leave a package written but never committed: sweep before serving.
   const swept = await functions.collectGarbage();
@@ -127,8 +145,11 @@ export async function startPlatform({
     concurrencyLimit: config.accountConcurrency,
   });
   registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
+  registerProvisioned(http, provisioned);
   registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log, concurrency }));
   registerIntrospection(http, fleet);
+  // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
+  provisioned.restoreAll();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;

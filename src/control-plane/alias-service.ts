@@ -74,6 +74,7 @@ export class AliasService {
       throw preconditionFailed();
     }
     this.d.log.info({ function: name, alias: aliasName }, 'alias updated');
+    this.d.onAliasChange?.(name, aliasName);
     return next;
   }
 
@@ -81,7 +82,7 @@ export class AliasService {
     const name = this.functionName(rawName);
     this.checkName(aliasName);
     // Lambda answers 204 for an alias that does not exist, as long as the function does.
-    this.d.metadata.deleteAlias(name, aliasName);
+    if (this.d.metadata.deleteAlias(name, aliasName)) this.d.onAliasChange?.(name, aliasName);
   }
 
   list(

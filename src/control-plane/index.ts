@@ -5,3 +5,6 @@ export { registerControlPlane } from './routes.js';
 export type { ControlPlaneDeps } from './routes.js';
 export { registerConcurrency } from './concurrency-routes.js';
 export type { ConcurrencyRoutesDeps } from './concurrency-routes.js';
+export { ProvisionedService } from './provisioned-service.js';
+export type { ProvisionedCapacity, ProvisionedServiceDeps } from './provisioned-service.js';
+export { registerProvisioned } from './provisioned-routes.js';

@@ -16,4 +16,6 @@ export interface FunctionServiceDeps {
    * RevisionId kept), a version was deleted (that version), or the function was deleted (no version: all).
    */
   readonly onChange?: (functionName: string, version?: string, keepRevision?: string) => void;
+  /** Called after an alias was updated or deleted (its provisioned concurrency follows it). */
+  readonly onAliasChange?: (functionName: string, alias: string) => void;
 }

@@ -4,9 +4,6 @@
 const table: ReadonlyArray<readonly [method: string, path: string, operation: string]> = [
   ['POST', '/2014-11-13/functions/{}/invoke-async', 'InvokeAsync'],
   ['POST', '/2021-11-15/functions/{}/response-streaming-invocations', 'InvokeWithResponseStream'],
-  ['PUT', '/2019-09-30/functions/{}/provisioned-concurrency', 'PutProvisionedConcurrencyConfig'],
-  ['GET', '/2019-09-30/functions/{}/provisioned-concurrency', 'GetProvisionedConcurrencyConfig'],
-  ['DELETE', '/2019-09-30/functions/{}/provisioned-concurrency', 'DeleteProvisionedConcurrencyConfig'],
   ['PUT', '/2019-09-25/functions/{}/event-invoke-config', 'PutFunctionEventInvokeConfig'],
   ['POST', '/2019-09-25/functions/{}/event-invoke-config', 'UpdateFunctionEventInvokeConfig'],
   ['GET', '/2019-09-25/functions/{}/event-invoke-config', 'GetFunctionEventInvokeConfig'],

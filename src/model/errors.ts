@@ -4,6 +4,7 @@
 export const errorTable = {
   ResourceNotFoundException: { status: 404, fault: 'User' },
   ResourceConflictException: { status: 409, fault: 'User' },
+  ProvisionedConcurrencyConfigNotFoundException: { status: 404, fault: 'User' },
   ResourceInUseException: { status: 400, fault: 'User' },
   InvalidParameterValueException: { status: 400, fault: 'User' },
   ValidationException: { status: 400, fault: 'User' },

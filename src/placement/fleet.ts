@@ -1,7 +1,14 @@
 // Placement across workers. A worker holds a lease (Lambda: 14 hours); when it ends, a fresh worker takes
 // new invocations and the old one drains: in-flight invocations finish, its environments shut down.
+// Fleet remembers the provisioned concurrency configurations and hands them to each new worker.
 import type { Clock, Logger } from '../shared/index.js';
-import type { EnvironmentInfo, FunctionSpec, InvokeResult } from '../worker/index.js';
+import {
+  isRetiredBy,
+  type EnvironmentInfo,
+  type FunctionSpec,
+  type InvokeResult,
+  type ProvisionedStatus,
+} from '../worker/index.js';
 import type { InvocationRequest } from '../runtime-api/index.js';
 
 /** The part of a worker placement needs; in-process today, remote later. */
@@ -13,6 +20,9 @@ export interface WorkerHandle {
   drain(): Promise<void>;
   kill(): Promise<void>;
   environments(): EnvironmentInfo[];
+  /** See Worker.setProvisioned. */
+  setProvisioned(id: string, spec: FunctionSpec | undefined, count: number): void;
+  provisionedStatus(id: string): ProvisionedStatus | undefined;
 }
 
 export interface FleetOptions {
@@ -26,6 +36,7 @@ export class Fleet {
   private active: WorkerHandle;
   private leaseEnds: number;
   private readonly draining = new Map<WorkerHandle, Promise<void>>();
+  private readonly provisioned = new Map<string, { spec: FunctionSpec; count: number }>();
 
   constructor(private readonly o: FleetOptions) {
     this.active = o.newWorker();
@@ -37,7 +48,22 @@ export class Fleet {
     return this.active.invoke(spec, req);
   }
 
+  /** Keeps `count` environments of `spec` initialised for configuration `id` (no spec or 0: none). */
+  setProvisioned(id: string, spec: FunctionSpec | undefined, count: number): void {
+    if (spec && count > 0) this.provisioned.set(id, { spec, count });
+    else this.provisioned.delete(id);
+    this.active.setProvisioned(id, spec, count);
+  }
+
+  /** Progress of a configuration on the active worker (the one taking invocations). */
+  provisionedStatus(id: string): ProvisionedStatus | undefined {
+    return this.active.provisionedStatus(id);
+  }
+
   async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
+    for (const [id, p] of this.provisioned) {
+      if (isRetiredBy(p.spec, functionName, version, keepRevision)) this.provisioned.delete(id);
+    }
     await Promise.all(
       [this.active, ...this.draining.keys()].map((w) => w.retire(functionName, version, keepRevision)),
     );
@@ -53,6 +79,7 @@ export class Fleet {
     const old = this.active;
     this.active = this.o.newWorker();
     this.leaseEnds = this.o.clock.now() + this.o.leaseMs;
+    for (const [id, p] of this.provisioned) this.active.setProvisioned(id, p.spec, p.count);
     this.o.log.info({ old: old.id, next: this.active.id }, 'worker lease ended: draining');
     const done = old.drain().finally(() => this.draining.delete(old));
     this.draining.set(old, done);

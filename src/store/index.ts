@@ -1,1 +1,1 @@
-export type { CodeStore, ListPage, MetadataStore } from './ports.js';
+export type { CodeStore, ListPage, MetadataStore, ProvisionedConcurrencyRecord } from './ports.js';

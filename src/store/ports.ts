@@ -7,6 +7,16 @@ export interface ListPage<T> {
   readonly nextMarker?: string;
 }
 
+/** A provisioned concurrency configuration of one version or alias. */
+export interface ProvisionedConcurrencyRecord {
+  readonly functionName: string;
+  /** A version number or an alias name, never `$LATEST`. */
+  readonly qualifier: string;
+  readonly requested: number;
+  /** Epoch milliseconds of the last Put. */
+  readonly lastModified: number;
+}
+
 /** Function metadata. Every method is one transaction. */
 export interface MetadataStore {
   get(name: string): FunctionRecord | undefined;
@@ -17,7 +27,7 @@ export interface MetadataStore {
    * returns false when it does not (the caller answers PreconditionFailed or NotFound).
    */
   replace(record: FunctionRecord, expectedRevisionId: string): boolean;
-  /** Deletes the function with its versions, aliases and concurrency; returns the record, or undefined when absent. */
+  /** Deletes the function with its versions, aliases, concurrency and provisioned concurrency; returns the record, or undefined when absent. */
   delete(name: string): FunctionRecord | undefined;
   list(maxItems: number, marker?: string): ListPage<FunctionRecord>;
   /**
@@ -36,7 +46,8 @@ export interface MetadataStore {
   /** Versions in ascending number after `afterVersion` (0 for the first page). */
   listVersions(name: string, afterVersion: number, limit: number): VersionRecord[];
   /**
-   * Deletes one version unless an alias routes to it: then nothing changes and the aliases' names come back.
+   * Deletes one version (and its provisioned concurrency) unless an alias routes to it: then nothing
+   * changes and the aliases' names come back.
    */
   deleteVersion(name: string, version: string): { deleted?: VersionRecord; referencedBy: string[] };
   getAlias(functionName: string, alias: string): AliasRecord | undefined;
@@ -44,6 +55,7 @@ export interface MetadataStore {
   createAlias(alias: AliasRecord): boolean;
   /** Replaces an alias if its RevisionId equals `expectedRevisionId`. */
   replaceAlias(alias: AliasRecord, expectedRevisionId: string): boolean;
+  /** Deletes an alias and its provisioned concurrency. */
   deleteAlias(functionName: string, alias: string): boolean;
   /** Aliases by name after `afterName`, optionally only those routing to `functionVersion`. */
   listAliases(
@@ -58,6 +70,12 @@ export interface MetadataStore {
   setReservedConcurrency(name: string, value: number | undefined): void;
   /** Sum of every function's reserved concurrency. */
   reservedConcurrencyTotal(): number;
+  getProvisioned(name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined;
+  /** Creates or replaces a configuration; false when the function is gone. */
+  putProvisioned(record: ProvisionedConcurrencyRecord): boolean;
+  deleteProvisioned(name: string, qualifier: string): boolean;
+  /** One function's configurations by qualifier, or (no name) every function's. */
+  listProvisioned(name?: string): ProvisionedConcurrencyRecord[];
   /** Hex sha256 of every code package some record (`$LATEST` or a version) still points at. */
   referencedCode(): Set<string>;
   usage(): { functionCount: number; totalCodeSize: number };

@@ -72,6 +72,11 @@ export class Environment {
   lastUsed: number;
   /** Set when the function changed under a busy environment: stop it once the invocation ends. */
   retired = false;
+  /**
+   * The provisioned concurrency configuration this environment serves (initialised ahead of traffic):
+   * never reclaimed by keep-alive or evicted for memory while set.
+   */
+  provisionedFor?: string;
 
   constructor(
     readonly spec: FunctionSpec,
@@ -98,8 +103,11 @@ export class Environment {
     return this.frozen;
   }
 
-  /** Cold start: sandbox, runtime, INIT. Leaves the environment busy (for its first invocation) or stopped. */
-  async start(): Promise<InitResult> {
+  /**
+   * Cold start: sandbox, runtime, INIT. Leaves the environment busy (for its first invocation) or stopped.
+   * A `provisioned-concurrency` INIT happens ahead of traffic, so no REPORT line carries its duration.
+   */
+  async start(initType: 'on-demand' | 'provisioned-concurrency' = 'on-demand'): Promise<InitResult> {
     const began = performance.now();
     const dir = join(this.d.stateDir, this.id);
     await mkdir(dir, { recursive: true, mode: 0o755 });
@@ -115,7 +123,7 @@ export class Environment {
         runtimeDir: this.d.runtimeDir,
         runtimeApiSocket: socketPath,
         argv: runtimeArgv(this.spec.runtime),
-        env: runtimeEnv(this.spec, this.logs.stream),
+        env: runtimeEnv(this.spec, this.logs.stream, initType),
         memoryMb: this.spec.memorySize,
         ephemeralStorageMb: this.spec.ephemeralStorage,
         waitForRelay: !usesSocketDirectly(this.spec.runtime),
@@ -146,6 +154,7 @@ export class Environment {
     this.pendingInitMs = performance.now() - began;
     if (first !== 'timeout' && 'kind' in first && first.kind === 'ready') {
       await this.sandbox.limitCpu();
+      if (initType === 'provisioned-concurrency') this.pendingInitMs = undefined;
       this.machine.to('busy');
       return { ok: true };
     }

@@ -23,3 +23,16 @@ export interface FunctionSpec {
 
 /** Environments are shared only between invocations of exactly the same snapshot. */
 export const specKey = (s: FunctionSpec): string => `${s.functionName}\n${s.version}\n${s.revisionId}`;
+
+/**
+ * Whether retiring `functionName` (all of it when `version` is undefined, else that version except
+ * revision `keepRevision`) retires environments of `spec`.
+ */
+export const isRetiredBy = (
+  spec: FunctionSpec,
+  functionName: string,
+  version?: string,
+  keepRevision?: string,
+): boolean =>
+  spec.functionName === functionName &&
+  (version === undefined || (spec.version === version && spec.revisionId !== keepRevision));

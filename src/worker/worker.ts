@@ -6,7 +6,7 @@ import type { Clock, Logger } from '../shared/index.js';
 import type { CodeStore } from '../store/index.js';
 import { Environment, type EnvironmentDeps, type EnvironmentResult } from './environment.js';
 import type { EnvironmentState } from './environment-state.js';
-import { specKey, type FunctionSpec } from './function-spec.js';
+import { isRetiredBy, specKey, type FunctionSpec } from './function-spec.js';
 
 export interface WorkerOptions extends Omit<EnvironmentDeps, 'log' | 'clock'> {
   readonly id: string;
@@ -28,6 +28,21 @@ export interface InvokeResult extends EnvironmentResult {
   readonly coldStart: boolean;
 }
 
+/** How far one provisioned concurrency configuration got on this worker. */
+export interface ProvisionedStatus {
+  /** Environments initialised and kept for the configuration. */
+  readonly allocated: number;
+  /** Why initialising stopped (the configuration is FAILED); absent while it is fine. */
+  readonly failure?: string;
+}
+
+interface ProvisionedTarget {
+  readonly spec: FunctionSpec;
+  count: number;
+  starting: number;
+  failure?: string;
+}
+
 export interface EnvironmentInfo {
   readonly id: string;
   readonly functionName: string;
@@ -43,6 +58,7 @@ export class Worker {
   private draining = false;
   private readonly reaper: NodeJS.Timeout;
   private readonly listeners = new Set<(env: EnvironmentInfo) => void>();
+  private readonly provisioned = new Map<string, ProvisionedTarget>();
 
   constructor(private readonly o: WorkerOptions) {
     this.reaper = setInterval(() => void this.reap(), o.reapIntervalMs);
@@ -98,15 +114,94 @@ export class Worker {
    * Idle environments go now, busy ones after their invocation.
    */
   async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
+    for (const [id, t] of this.provisioned) {
+      if (isRetiredBy(t.spec, functionName, version, keepRevision)) this.provisioned.delete(id);
+    }
     const stops: Promise<void>[] = [];
     for (const env of this.envs.values()) {
       const { spec } = env;
-      if (spec.functionName !== functionName) continue;
-      if (version !== undefined && (spec.version !== version || spec.revisionId === keepRevision)) continue;
+      if (!isRetiredBy(spec, functionName, version, keepRevision)) continue;
       env.retired = true;
+      env.provisionedFor = undefined;
       if (env.state === 'idle') stops.push(this.stopEnvironment(env));
     }
     await Promise.all(stops);
+  }
+
+  /**
+   * Keeps `count` environments of `spec` initialised ahead of traffic (`AWS_LAMBDA_INITIALIZATION_TYPE`
+   * provisioned-concurrency) for the configuration `id`, replacing any that stop; no spec or 0 releases
+   * them. Starting happens in the background: `provisionedStatus` reports progress.
+   */
+  setProvisioned(id: string, spec: FunctionSpec | undefined, count: number): void {
+    const current = this.provisioned.get(id);
+    if (
+      spec &&
+      count > 0 &&
+      current &&
+      current.failure === undefined &&
+      specKey(current.spec) === specKey(spec)
+    ) {
+      current.count = count;
+    } else {
+      this.provisioned.delete(id);
+      for (const env of this.provisionedEnvs(id)) this.unprovision(env);
+      if (!spec || count <= 0) return;
+      this.provisioned.set(id, { spec, count, starting: 0 });
+    }
+    this.reconcile(id);
+  }
+
+  provisionedStatus(id: string): ProvisionedStatus | undefined {
+    const t = this.provisioned.get(id);
+    if (!t) return undefined;
+    const allocated = this.provisionedEnvs(id).length;
+    return t.failure === undefined ? { allocated } : { allocated, failure: t.failure };
+  }
+
+  private provisionedEnvs(id: string): Environment[] {
+    return [...this.envs.values()].filter(
+      (e) => e.provisionedFor === id && (e.state === 'idle' || e.state === 'busy'),
+    );
+  }
+
+  /** Hands an environment back to on-demand use: an idle one stops now, a busy one after its invocation. */
+  private unprovision(env: Environment): void {
+    env.provisionedFor = undefined;
+    env.retired = true;
+    if (env.state === 'idle') void this.stopEnvironment(env);
+  }
+
+  /** Starts or releases environments until the configuration has exactly its count. */
+  private reconcile(id: string): void {
+    const t = this.provisioned.get(id);
+    if (!t || this.draining || t.failure !== undefined) return;
+    const envs = this.provisionedEnvs(id);
+    for (const env of envs.slice(Math.max(0, t.count - t.starting))) this.unprovision(env);
+    for (let n = envs.length + t.starting; n < t.count; n++) void this.startProvisioned(id, t);
+  }
+
+  private async startProvisioned(id: string, t: ProvisionedTarget): Promise<void> {
+    t.starting++;
+    let env: Environment | undefined;
+    try {
+      env = await this.startEnvironment(t.spec);
+      const init = await env.start('provisioned-concurrency');
+      if (!init.ok) {
+        t.failure = 'FUNCTION_ERROR_INIT_FAILURE';
+        this.o.log.warn({ config: id, env: env.id }, 'provisioned environment failed to initialise');
+        return;
+      }
+      env.release();
+      if (this.provisioned.get(id) === t && !this.draining) env.provisionedFor = id;
+      else void this.stopEnvironment(env);
+    } catch (err) {
+      t.failure = err instanceof ApiError ? err.message : 'Kiln could not start an execution environment.';
+      this.o.log.warn({ err, config: id }, 'provisioned environment could not start');
+      if (env) await this.stopEnvironment(env);
+    } finally {
+      t.starting--;
+    }
   }
 
   /** Stops taking invocations; in-flight ones finish, then every environment shuts down. */
@@ -140,7 +235,7 @@ export class Worker {
   async reap(): Promise<number> {
     const now = this.o.clock.now();
     const stale = [...this.envs.values()].filter(
-      (e) => e.state === 'idle' && now - e.lastUsed >= this.o.keepAliveMs,
+      (e) => e.state === 'idle' && e.provisionedFor === undefined && now - e.lastUsed >= this.o.keepAliveMs,
     );
     await Promise.all(stale.map((e) => this.stopEnvironment(e)));
     return stale.length;
@@ -150,8 +245,9 @@ export class Worker {
     let best: Environment | undefined;
     for (const env of this.envs.values()) {
       if (env.key !== key || env.state !== 'idle' || env.retired) continue;
-      // The most recently used is the most likely to be warm in every cache.
-      if (!best || env.lastUsed > best.lastUsed) best = env;
+      // Provisioned environments first (they are paid for); then the most recently used, the most
+      // likely to be warm in every cache.
+      if (!best || rank(env) > rank(best)) best = env;
     }
     return best;
   }
@@ -164,6 +260,9 @@ export class Worker {
         this.envs.delete(e.id);
         this.codeReleases.get(e.id)?.();
         this.codeReleases.delete(e.id);
+        // A provisioned environment that died (crash, timeout) is replaced.
+        const config = e.provisionedFor;
+        if (config !== undefined) queueMicrotask(() => this.reconcile(config));
       }
       const info = this.info(e);
       for (const l of this.listeners) l(info);
@@ -177,7 +276,7 @@ export class Worker {
   private async makeRoom(memoryMb: number): Promise<void> {
     const used = (): number => [...this.envs.values()].reduce((sum, e) => sum + e.spec.memorySize, 0);
     const idle = [...this.envs.values()]
-      .filter((e) => e.state === 'idle')
+      .filter((e) => e.state === 'idle' && e.provisionedFor === undefined)
       .sort((a, b) => a.lastUsed - b.lastUsed);
     while (used() + memoryMb > this.o.memoryBudgetMb) {
       const victim = idle.shift();
@@ -220,3 +319,6 @@ export class Worker {
     };
   }
 }
+
+const rank = (e: Environment): number =>
+  e.provisionedFor !== undefined ? Number.MAX_SAFE_INTEGER : e.lastUsed;

@@ -39,6 +39,15 @@ class FakeWorker implements WorkerHandle {
   environments() {
     return [];
   }
+  readonly provisioned = new Map<string, number>();
+  setProvisioned(id: string, s: FunctionSpec | undefined, count: number): void {
+    if (s && count > 0) this.provisioned.set(id, count);
+    else this.provisioned.delete(id);
+  }
+  provisionedStatus(id: string) {
+    const n = this.provisioned.get(id);
+    return n === undefined ? undefined : { allocated: n };
+  }
 }
 
 const spec = {} as FunctionSpec;
@@ -73,5 +82,31 @@ describe('Fleet (worker leases)', () => {
     workers[1]?.finish();
     assert.equal((await second).environmentId, 'w1');
     assert.equal(workers[1]?.invoked, 1);
+  });
+
+  it('hands every provisioned concurrency configuration to the next worker, and forgets retired ones', () => {
+    const clock = new ManualClock(0);
+    const workers: FakeWorker[] = [];
+    const fleet = new Fleet({
+      clock,
+      log: silentLogger(),
+      leaseMs: 1000,
+      newWorker: () => {
+        const w = new FakeWorker(`w${workers.length}`);
+        workers.push(w);
+        return w;
+      },
+    });
+    const v1 = { functionName: 'f', version: '1', revisionId: 'r1' } as FunctionSpec;
+    const g1 = { functionName: 'g', version: '1', revisionId: 'r2' } as FunctionSpec;
+    fleet.setProvisioned('f:1', v1, 3);
+    fleet.setProvisioned('g:live', g1, 2);
+    fleet.setProvisioned('g:old', g1, 1);
+    fleet.setProvisioned('g:old', undefined, 0);
+    assert.deepEqual(fleet.provisionedStatus('f:1'), { allocated: 3 });
+    void fleet.retire('g');
+    clock.advance(1000);
+    assert.equal(fleet.renewIfExpired(), true);
+    assert.deepEqual([...(workers[1]?.provisioned ?? [])], [['f:1', 3]]);
   });
 });

@@ -39,7 +39,7 @@ const snapshot = (r: FunctionRecord, version: string): VersionRecord => ({
 });
 
 describe('SqliteMetadataStore', () => {
-  it('migrates a schema 1 database to schema 2, keeping its functions', () => {
+  it('migrates a schema 1 database to the current schema, keeping its functions', () => {
     const file = freshFile();
     const old = new Database(file);
     old.exec(`
@@ -60,12 +60,18 @@ describe('SqliteMetadataStore', () => {
     store.close();
 
     const check = new Database(file, { readonly: true });
-    assert.equal(check.pragma('user_version', { simple: true }), 2);
+    assert.equal(check.pragma('user_version', { simple: true }), 3);
     const tables = check
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((t) => t.name);
-    assert.deepEqual(tables, ['aliases', 'function_concurrency', 'functions', 'versions']);
+    assert.deepEqual(tables, [
+      'aliases',
+      'function_concurrency',
+      'functions',
+      'provisioned_concurrency',
+      'versions',
+    ]);
     check.close();
     // Reopening an up-to-date database migrates nothing and keeps everything.
     const again = new SqliteMetadataStore(file, arnOf);
@@ -147,6 +153,44 @@ describe('SqliteMetadataStore', () => {
     assert.equal(store.reservedConcurrencyTotal(), 0);
     store.setReservedConcurrency('a', undefined);
     assert.throws(() => store.setReservedConcurrency('ghost', 1), { name: 'ResourceNotFoundException' });
+    store.close();
+  });
+
+  it('stores provisioned concurrency per qualifier and deletes it with its version, alias or function', () => {
+    const store = new SqliteMetadataStore(freshFile(), arnOf);
+    const f = record('f', 'f'.repeat(64));
+    store.create(f);
+    store.publishVersion('f', f.revisionId, snapshot);
+    store.createAlias({
+      functionName: 'f',
+      name: 'live',
+      functionVersion: '1',
+      description: '',
+      weights: {},
+      revisionId: 'a1',
+    });
+    const pc = (qualifier: string, requested: number) => ({
+      functionName: 'f',
+      qualifier,
+      requested,
+      lastModified: 5,
+    });
+    assert.equal(store.putProvisioned(pc('1', 2)), true);
+    assert.equal(store.putProvisioned(pc('1', 3)), true, 'a second Put replaces');
+    assert.equal(store.putProvisioned(pc('live', 1)), true);
+    assert.equal(store.putProvisioned({ ...pc('1', 1), functionName: 'ghost' }), false);
+    assert.deepEqual(store.getProvisioned('f', '1'), pc('1', 3));
+    assert.deepEqual(
+      store.listProvisioned().map((r) => r.qualifier),
+      ['1', 'live'],
+    );
+    assert.equal(store.deleteAlias('f', 'live'), true);
+    assert.equal(store.getProvisioned('f', 'live'), undefined);
+    assert.deepEqual(store.deleteVersion('f', '1').deleted?.version, '1');
+    assert.equal(store.getProvisioned('f', '1'), undefined);
+    store.putProvisioned(pc('7', 1));
+    store.delete('f');
+    assert.deepEqual(store.listProvisioned(), []);
     store.close();
   });
 });

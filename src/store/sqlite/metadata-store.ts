@@ -8,14 +8,16 @@ import {
   type FunctionRecord,
   type VersionRecord,
 } from '../../model/index.js';
-import type { ListPage, MetadataStore } from '../ports.js';
+import type { ListPage, MetadataStore, ProvisionedConcurrencyRecord } from '../ports.js';
 import { AliasTable } from './alias-table.js';
+import { ProvisionedTable } from './provisioned-table.js';
 import { migrate } from './schema.js';
 
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly aliases: AliasTable;
+  private readonly provisioned: ProvisionedTable;
 
   constructor(
     file: string,
@@ -29,6 +31,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.aliases = new AliasTable(this.db, arnOf);
+    this.provisioned = new ProvisionedTable(this.db);
     this.stmts = {
       get: this.db.prepare<[string], { record: string }>('SELECT record FROM functions WHERE name = ?'),
       insert: this.db.prepare(
@@ -98,12 +101,18 @@ export class SqliteMetadataStore implements MetadataStore {
       const referencedBy = this.aliases.routingTo(name, version);
       if (referencedBy.length > 0) return { referencedBy };
       const row = this.stmts.deleteVersion.get(name, Number(version));
+      if (row) this.provisioned.delete(name, version);
       return row ? { deleted: JSON.parse(row.record) as VersionRecord, referencedBy } : { referencedBy };
     });
   }
 
   private readonly publishTx;
   private readonly deleteVersionTx;
+  private readonly deleteAliasTx = (name: string, alias: string): boolean =>
+    this.db.transaction(() => {
+      this.provisioned.delete(name, alias);
+      return this.aliases.delete(name, alias);
+    })();
 
   get(name: string): FunctionRecord | undefined {
     const row = this.stmts.get.get(name);
@@ -191,7 +200,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   deleteAlias(functionName: string, alias: string): boolean {
-    return this.aliases.delete(functionName, alias);
+    return this.deleteAliasTx(functionName, alias);
   }
 
   listAliases(
@@ -224,6 +233,22 @@ export class SqliteMetadataStore implements MetadataStore {
 
   reservedConcurrencyTotal(): number {
     return this.stmts.reservedTotal.get()?.total ?? 0;
+  }
+
+  getProvisioned(name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined {
+    return this.provisioned.get(name, qualifier);
+  }
+
+  putProvisioned(record: ProvisionedConcurrencyRecord): boolean {
+    return this.provisioned.put(record);
+  }
+
+  deleteProvisioned(name: string, qualifier: string): boolean {
+    return this.provisioned.delete(name, qualifier);
+  }
+
+  listProvisioned(name?: string): ProvisionedConcurrencyRecord[] {
+    return this.provisioned.list(name);
   }
 
   referencedCode(): Set<string> {

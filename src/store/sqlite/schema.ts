@@ -2,7 +2,7 @@
 // `user_version` bump, so a crash leaves the database at the old version or the new one.
 import type Database from 'better-sqlite3';
 
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 const v1 = `
   CREATE TABLE functions (
@@ -42,7 +42,18 @@ const v2 = `
     reserved INTEGER NOT NULL
   ) STRICT;`;
 
-const migrations: ReadonlyArray<string> = [v1, v2];
+// Provisioned concurrency per version or alias; rows go with their function (cascade), and with their
+// version or alias (deleted in the same transaction by the store).
+const v3 = `
+  CREATE TABLE provisioned_concurrency (
+    name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier TEXT NOT NULL,
+    requested INTEGER NOT NULL,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (name, qualifier)
+  ) STRICT;`;
+
+const migrations: ReadonlyArray<string> = [v1, v2, v3];
 
 export function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
