@@ -61,6 +61,14 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
           `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${limits.minimumUnreservedConcurrency}].`,
         );
       }
+      // Provisioned environments draw on the reservation, so it may not shrink below them.
+      const provisioned = d.metadata.listProvisioned(name).reduce((sum, p) => sum + p.requested, 0);
+      if (value < provisioned) {
+        throw new ApiError(
+          'InvalidParameterValueException',
+          `ReservedConcurrentExecutions (${value}) must be at least the function's provisioned concurrency (${provisioned}); lower or delete its provisioned concurrency configs first.`,
+        );
+      }
       d.metadata.setReservedConcurrency(name, value);
       return { ReservedConcurrentExecutions: value };
     },

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateAliasCommand,
+  DeleteFunctionConcurrencyCommand,
   DeleteProvisionedConcurrencyConfigCommand,
   GetProvisionedConcurrencyConfigCommand,
   InvokeCommand,
   ListProvisionedConcurrencyConfigsCommand,
+  PutFunctionConcurrencyCommand,
   PutProvisionedConcurrencyConfigCommand,
   type GetProvisionedConcurrencyConfigCommandOutput,
   type LambdaClient,
@@ -135,6 +137,19 @@ describe('provisioned concurrency', () => {
     const spilled = three.find((o) => payloadJson(o).initType === 'on-demand');
     assert.ok(spilled);
     assert.match(tailLog(spilled), /Init Duration/, 'the spill-over was a cold start');
+  });
+
+  it('keeps reserved concurrency at or above the provisioned total', async () => {
+    await assert.rejects(
+      lambda.send(
+        new PutFunctionConcurrencyCommand({ FunctionName: 'warm', ReservedConcurrentExecutions: 1 }),
+      ),
+      { name: 'InvalidParameterValueException' },
+    );
+    await lambda.send(
+      new PutFunctionConcurrencyCommand({ FunctionName: 'warm', ReservedConcurrentExecutions: 2 }),
+    );
+    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: 'warm' }));
   });
 
   it('configures an alias through the AWS CLI and lists both configurations', async () => {
