@@ -10,7 +10,9 @@ import {
   InvokeCommand,
   ListProvisionedConcurrencyConfigsCommand,
   PutFunctionConcurrencyCommand,
+  PublishVersionCommand,
   PutProvisionedConcurrencyConfigCommand,
+  UpdateFunctionConfigurationCommand,
   type GetProvisionedConcurrencyConfigCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
@@ -97,6 +99,33 @@ describe('provisioned concurrency', () => {
     await assert.rejects(
       get(lambda, 'warm', '1'),
       isError('ProvisionedConcurrencyConfigNotFoundException', 404),
+    );
+    // An alias that splits traffic by weight cannot hold provisioned concurrency.
+    await lambda.send(nodeFunction('split', await nodeZip(initProbe), { Publish: true }));
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'split',
+        Environment: { Variables: { V2: 'yes' } },
+      }),
+    );
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'split' }));
+    await lambda.send(
+      new CreateAliasCommand({
+        FunctionName: 'split',
+        Name: 'canary',
+        FunctionVersion: '1',
+        RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } },
+      }),
+    );
+    await assert.rejects(
+      lambda.send(
+        new PutProvisionedConcurrencyConfigCommand({
+          FunctionName: 'split',
+          Qualifier: 'canary',
+          ProvisionedConcurrentExecutions: 1,
+        }),
+      ),
+      isError('InvalidParameterValueException', 400, /weights/),
     );
   });
 
