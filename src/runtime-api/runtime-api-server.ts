@@ -430,43 +430,36 @@ export class RuntimeApiServer {
       send(res, 400, INVALID_RESPONSE_MODE);
       return;
     }
-    this.state = 'InvocationResponse';
-    let tooLarge = false;
-    readBody(
-      req,
-      this.maxBytes,
-      () => {
-        if (inv.settled) return;
-        tooLarge = true;
-        // Fail the invocation now; the runtime gets its 413 once it has finished sending.
-        this.settle(inv, this.responseTooLarge());
-        this.log.warn({ requestId: inv.req.requestId, max: this.maxBytes }, 'function response too large');
-      },
-      (body, complete) => {
-        try {
-          if (tooLarge) {
-            send(res, 413, this.tooLargeBody);
-          } else if (inv.settled) {
-            this.invalidRequestId(res);
-          } else if (!complete || body === undefined) {
-            // The runtime hung up mid-body: the invocation stays in flight until it posts again or is abandoned.
-            if (this.current === inv) this.state = 'Ready';
-          } else {
-            this.settle(
-              inv,
-              mode === 'streaming' ? streamedOutcome(req, body) : { kind: 'success', payload: body },
-            );
-            send(res, 202, ACCEPTED);
-          }
-        } catch (err) {
-          this.internalError(res, err);
-        }
-      },
+    this.readOutcome(req, res, inv, 'InvocationResponse', 'function response too large', (body) =>
+      mode === 'streaming' ? streamedOutcome(req, body) : { kind: 'success', payload: body },
     );
   }
 
   private onError(req: IncomingMessage, res: ServerResponse, inv: Invocation): void {
-    this.state = 'InvocationErrorResponse';
+    this.readOutcome(req, res, inv, 'InvocationErrorResponse', 'function error payload too large', (body) => {
+      const { errorType, payload } = normaliseError(
+        body,
+        firstHeader(req.headers[ERROR_TYPE_HEADER]),
+        firstHeader(req.headers['content-type']),
+      );
+      return { kind: 'error', errorType, payload };
+    });
+  }
+
+  /**
+   * Reads a /response or /error body and settles the invocation with `outcome(body)`. An oversized body fails
+   * the invocation at once and gets its 413 once fully received; a runtime that hangs up mid-body leaves the
+   * invocation in flight until it posts again or is abandoned.
+   */
+  private readOutcome(
+    req: IncomingMessage,
+    res: ServerResponse,
+    inv: Invocation,
+    state: 'InvocationResponse' | 'InvocationErrorResponse',
+    tooLargeMessage: string,
+    outcome: (body: Buffer) => InvocationOutcome,
+  ): void {
+    this.state = state;
     let tooLarge = false;
     readBody(
       req,
@@ -475,10 +468,7 @@ export class RuntimeApiServer {
         if (inv.settled) return;
         tooLarge = true;
         this.settle(inv, this.responseTooLarge());
-        this.log.warn(
-          { requestId: inv.req.requestId, max: this.maxBytes },
-          'function error payload too large',
-        );
+        this.log.warn({ requestId: inv.req.requestId, max: this.maxBytes }, tooLargeMessage);
       },
       (body, complete) => {
         try {
@@ -489,12 +479,7 @@ export class RuntimeApiServer {
           } else if (!complete || body === undefined) {
             if (this.current === inv) this.state = 'Ready';
           } else {
-            const { errorType, payload } = normaliseError(
-              body,
-              firstHeader(req.headers[ERROR_TYPE_HEADER]),
-              firstHeader(req.headers['content-type']),
-            );
-            this.settle(inv, { kind: 'error', errorType, payload });
+            this.settle(inv, outcome(body));
             send(res, 202, ACCEPTED);
           }
         } catch (err) {
