@@ -7,7 +7,7 @@ import {
   limits,
   notFound,
   parseFunctionName,
-  validationError,
+  requireAtLeast,
   type Account,
 } from '../model/index.js';
 import type { MetadataStore } from '../store/index.js';
@@ -43,16 +43,7 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
     { config: { operation: 'PutFunctionConcurrency' } },
     async (req: Req) => {
       const body = parseJsonBody(putBody, req.body);
-      const value = body.ReservedConcurrentExecutions;
-      if (value === undefined)
-        throw validationError('reservedConcurrentExecutions', undefined, 'Member must not be null');
-      if (value < 0) {
-        throw validationError(
-          'reservedConcurrentExecutions',
-          value,
-          'Member must have value greater than or equal to 0',
-        );
-      }
+      const value = requireAtLeast('reservedConcurrentExecutions', body.ReservedConcurrentExecutions, 0);
       const name = functionOf(req.params.FunctionName);
       const others = d.metadata.reservedConcurrencyTotal() - (d.metadata.getReservedConcurrency(name) ?? 0);
       if (d.accountLimit - others - value < limits.minimumUnreservedConcurrency) {

@@ -9,6 +9,7 @@ import {
   limits,
   notFound,
   parseFunctionName,
+  requireAtLeast,
   resolveQualifier,
   validationError,
   type Account,
@@ -41,23 +42,14 @@ export class ProvisionedService {
   constructor(private readonly d: ProvisionedServiceDeps) {}
 
   put(rawName: string, rawQualifier: string | undefined, value: number | undefined): ProvisionedConfigView {
-    if (value === undefined) {
-      throw validationError('provisionedConcurrentExecutions', undefined, 'Member must not be null');
-    }
-    if (value < 1) {
-      throw validationError(
-        'provisionedConcurrentExecutions',
-        value,
-        'Member must have value greater than or equal to 1',
-      );
-    }
+    const requested = requireAtLeast('provisionedConcurrentExecutions', value, 1);
     const { name, qualifier } = this.target(rawName, rawQualifier);
     const version = this.publishedTarget(name, qualifier);
-    this.checkFits(name, qualifier, value);
-    const rec = { functionName: name, qualifier, requested: value, lastModified: this.d.clock.now() };
+    this.checkFits(name, qualifier, requested);
+    const rec = { functionName: name, qualifier, requested, lastModified: this.d.clock.now() };
     if (!this.d.metadata.putProvisioned(rec)) throw this.missing(name);
-    this.d.capacity.apply(name, qualifier, version, value);
-    this.d.log.info({ function: name, qualifier, value }, 'provisioned concurrency configured');
+    this.d.capacity.apply(name, qualifier, version, requested);
+    this.d.log.info({ function: name, qualifier, requested }, 'provisioned concurrency configured');
     return this.view(rec);
   }
 

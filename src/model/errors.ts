@@ -51,3 +51,11 @@ export function validationError(field: string, value: unknown, constraint: strin
     `1 validation error detected: Value '${shown}' at '${field}' failed to satisfy constraint: ${constraint}`,
   );
 }
+
+/** A required integer member with a lower bound, checked with Lambda's validation wording. */
+export function requireAtLeast(field: string, value: number | undefined, min: number): number {
+  if (value === undefined) throw validationError(field, undefined, 'Member must not be null');
+  if (value < min)
+    throw validationError(field, value, `Member must have value greater than or equal to ${min}`);
+  return value;
+}
