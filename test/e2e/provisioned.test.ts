@@ -12,6 +12,7 @@ import {
   PutFunctionConcurrencyCommand,
   PublishVersionCommand,
   PutProvisionedConcurrencyConfigCommand,
+  UpdateAliasCommand,
   UpdateFunctionConfigurationCommand,
   type GetProvisionedConcurrencyConfigCommandOutput,
   type LambdaClient,
@@ -220,6 +221,22 @@ describe('provisioned concurrency', () => {
         [arn('warm', 'live'), 1],
       ],
     );
+
+    // Moving the alias moves its provisioned environments to the new version.
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'warm',
+        Environment: { Variables: { V2: 'yes' } },
+      }),
+    );
+    const v2 = await lambda.send(new PublishVersionCommand({ FunctionName: 'warm' }));
+    assert.equal(v2.Version, '2');
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'warm', Name: 'live', FunctionVersion: '2' }));
+    await until(lambda, 'warm', 'live', 'READY');
+    const moved = await invoke(lambda, 'live');
+    assert.equal(moved.ExecutedVersion, '2');
+    assert.equal(payloadJson(moved).initType, 'provisioned-concurrency');
+    assert.doesNotMatch(tailLog(moved), /Init Duration/);
   });
 
   it('reports FAILED with a reason when the function throws at init', async () => {
