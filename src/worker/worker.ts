@@ -100,10 +100,10 @@ export class Worker {
     try {
       result = await env.invoke(req);
     } catch (err) {
-      await this.stopEnvironment(env);
+      await env.stop();
       throw err;
     }
-    if (result.fatal || env.retired || this.draining) await this.stopEnvironment(env);
+    if (result.fatal || env.retired || this.draining) await env.stop();
     else env.release();
     return { ...result, environmentId: env.id, coldStart };
   }
@@ -123,7 +123,7 @@ export class Worker {
       if (!isRetiredBy(spec, functionName, version, keepRevision)) continue;
       env.retired = true;
       env.provisionedFor = undefined;
-      if (env.state === 'idle') stops.push(this.stopEnvironment(env));
+      if (env.state === 'idle') stops.push(env.stop());
     }
     await Promise.all(stops);
   }
@@ -169,7 +169,7 @@ export class Worker {
   private unprovision(env: Environment): void {
     env.provisionedFor = undefined;
     env.retired = true;
-    if (env.state === 'idle') void this.stopEnvironment(env);
+    if (env.state === 'idle') void env.stop();
   }
 
   /** Starts or releases environments until the configuration has exactly its count. */
@@ -194,11 +194,11 @@ export class Worker {
       }
       env.release();
       if (this.provisioned.get(id) === t && !this.draining) env.provisionedFor = id;
-      else void this.stopEnvironment(env);
+      else void env.stop();
     } catch (err) {
       t.failure = err instanceof ApiError ? err.message : 'Kiln could not start an execution environment.';
       this.o.log.warn({ err, config: id }, 'provisioned environment could not start');
-      if (env) await this.stopEnvironment(env);
+      if (env) await env.stop();
     } finally {
       t.starting--;
     }
@@ -208,9 +208,7 @@ export class Worker {
   async drain(): Promise<void> {
     this.draining = true;
     clearInterval(this.reaper);
-    await Promise.all(
-      [...this.envs.values()].filter((e) => e.state === 'idle').map((e) => this.stopEnvironment(e)),
-    );
+    await Promise.all([...this.envs.values()].filter((e) => e.state === 'idle').map((e) => e.stop()));
     await this.waitUntilEmpty();
   }
 
@@ -218,7 +216,7 @@ export class Worker {
   async kill(): Promise<void> {
     this.draining = true;
     clearInterval(this.reaper);
-    await Promise.all([...this.envs.values()].map((e) => this.stopEnvironment(e)));
+    await Promise.all([...this.envs.values()].map((e) => e.stop()));
   }
 
   environments(): EnvironmentInfo[] {
@@ -237,7 +235,7 @@ export class Worker {
     const stale = [...this.envs.values()].filter(
       (e) => e.state === 'idle' && e.provisionedFor === undefined && now - e.lastUsed >= this.o.keepAliveMs,
     );
-    await Promise.all(stale.map((e) => this.stopEnvironment(e)));
+    await Promise.all(stale.map((e) => e.stop()));
     return stale.length;
   }
 
@@ -287,19 +285,15 @@ export class Worker {
           { Reason: 'ConcurrentInvocationLimitExceeded' },
         );
       }
-      await this.stopEnvironment(victim);
+      await victim.stop();
     }
-  }
-
-  private async stopEnvironment(env: Environment): Promise<void> {
-    await env.stop();
   }
 
   private waitUntilEmpty(): Promise<void> {
     if (this.envs.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const off = this.onEnvironment(() => {
-        for (const e of this.envs.values()) if (e.state === 'idle') void this.stopEnvironment(e);
+        for (const e of this.envs.values()) if (e.state === 'idle') void e.stop();
         if (this.envs.size === 0) {
           off();
           resolve();
