@@ -15,6 +15,27 @@ describe('AWS CLI (/usr/bin/aws)', () => {
   let zipPath: string;
   let zip: Buffer;
   const aws = (...args: string[]) => awsLambda(kiln.endpoint, args);
+  /** `aws lambda create-function` with the usual role and, unless told otherwise, a Node handler. */
+  const createWithCli = (
+    name: string,
+    zipFile: string,
+    o: { runtime?: string; handler?: string } = {},
+    ...more: string[]
+  ) =>
+    aws(
+      'create-function',
+      '--function-name',
+      name,
+      '--runtime',
+      o.runtime ?? 'nodejs20.x',
+      '--role',
+      role,
+      '--handler',
+      o.handler ?? 'index.handler',
+      '--zip-file',
+      `fileb://${zipFile}`,
+      ...more,
+    );
 
   before(async () => {
     kiln = await startKiln();
@@ -30,18 +51,10 @@ describe('AWS CLI (/usr/bin/aws)', () => {
   });
 
   it('create-function, get-function, get-function-configuration', () => {
-    const c = aws(
-      'create-function',
-      '--function-name',
+    const c = createWithCli(
       'hello',
-      '--runtime',
-      'nodejs20.x',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${zipPath}`,
+      zipPath,
+      {},
       '--timeout',
       '5',
       '--memory-size',
@@ -66,19 +79,7 @@ describe('AWS CLI (/usr/bin/aws)', () => {
 
   it('list-functions pages with --max-items and --starting-token', () => {
     for (const n of ['b1', 'b2', 'b3']) {
-      const r = aws(
-        'create-function',
-        '--function-name',
-        n,
-        '--runtime',
-        'python3.11',
-        '--role',
-        role,
-        '--handler',
-        'app.handler',
-        '--zip-file',
-        `fileb://${zipPath}`,
-      );
+      const r = createWithCli(n, zipPath, { runtime: 'python3.11', handler: 'app.handler' });
       assert.equal(r.status, 0, r.stderr);
     }
     const all = aws('list-functions');
@@ -138,51 +139,15 @@ describe('AWS CLI (/usr/bin/aws)', () => {
     const missing = aws('get-function', '--function-name', 'missing');
     assert.equal(missing.status, 254);
     assert.match(missing.stderr, /ResourceNotFoundException.*GetFunction operation.*: Function not found/);
-    const dup = aws(
-      'create-function',
-      '--function-name',
-      'hello',
-      '--runtime',
-      'nodejs20.x',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${zipPath}`,
-    );
+    const dup = createWithCli('hello', zipPath);
     assert.equal(dup.status, 254);
     assert.match(dup.stderr, /ResourceConflictException/);
-    const runtime = aws(
-      'create-function',
-      '--function-name',
-      'rt',
-      '--runtime',
-      'ruby3.2',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${zipPath}`,
-    );
+    const runtime = createWithCli('rt', zipPath, { runtime: 'ruby3.2' });
     assert.equal(runtime.status, 254);
     assert.match(runtime.stderr, /InvalidParameterValueException.*nodejs20\.x/);
     const evil = join(dir, 'evil.zip');
     writeFileSync(evil, rawZip([{ name: '../../evil', data: Buffer.from('x') }]));
-    const hostile = aws(
-      'create-function',
-      '--function-name',
-      'evil',
-      '--runtime',
-      'nodejs20.x',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${evil}`,
-    );
+    const hostile = createWithCli('evil', evil);
     assert.equal(hostile.status, 254);
     assert.match(hostile.stderr, /InvalidParameterValueException/);
   });
@@ -190,19 +155,7 @@ describe('AWS CLI (/usr/bin/aws)', () => {
   it('invoke: payload, output file, function errors, Tail logs and DryRun', async () => {
     const probe = join(dir, 'probe.zip');
     writeFileSync(probe, await nodeZip(nodeProbe));
-    const c = aws(
-      'create-function',
-      '--function-name',
-      'probe',
-      '--runtime',
-      'nodejs20.x',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${probe}`,
-    );
+    const c = createWithCli('probe', probe);
     assert.equal(c.status, 0, c.stderr);
     const outFile = join(dir, 'out.json');
     const inv = aws(
@@ -236,19 +189,7 @@ describe('AWS CLI (/usr/bin/aws)', () => {
     assert.equal(dry.json().StatusCode, 204);
     const thrower = join(dir, 'throws.zip');
     writeFileSync(thrower, await nodeZip(nodeThrows));
-    aws(
-      'create-function',
-      '--function-name',
-      'throws',
-      '--runtime',
-      'nodejs20.x',
-      '--role',
-      role,
-      '--handler',
-      'index.handler',
-      '--zip-file',
-      `fileb://${thrower}`,
-    );
+    createWithCli('throws', thrower);
     const failed = aws('invoke', '--function-name', 'throws', outFile);
     assert.equal(failed.status, 0, 'a function error is not a CLI error');
     assert.equal(failed.json().FunctionError, 'Unhandled');

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateAliasCommand,
-  CreateFunctionCommand,
   DeleteFunctionCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
@@ -16,7 +15,7 @@ import {
   paginateListVersionsByFunction,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { awsLambda, lambdaSha, role, sdk } from '../support/lambda.js';
+import { awsLambda, lambdaSha, nodeFunction, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { arn, cliOutFile, isError, markerZip } from '../support/versioned.js';
 
@@ -29,17 +28,7 @@ describe('function versions', () => {
   let zipB: Buffer;
 
   const create = (name: string, zip: Buffer, extra: Json = {}) =>
-    lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name,
-        Runtime: 'nodejs20.x',
-        Role: role,
-        Handler: 'index.handler',
-        Code: { ZipFile: zip },
-        Environment: { Variables: { GREETING: 'first' } },
-        ...extra,
-      }),
-    );
+    lambda.send(nodeFunction(name, zip, { Environment: { Variables: { GREETING: 'first' } }, ...extra }));
   const invoke = async (FunctionName: string, Qualifier?: string) => {
     const out = await lambda.send(new InvokeCommand({ FunctionName, ...(Qualifier ? { Qualifier } : {}) }));
     assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
