@@ -17,13 +17,17 @@ import {
 import { createHttpServer } from '../http/index.js';
 import { InvokeService, registerInvoke, toSpec } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
+import { PollerFleet } from '../poller/index.js';
+import { SqliteEventQueue } from '../queue/sqlite/index.js';
 import { MemoryLogSink } from '../observability/index.js';
 import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
-import { systemClock, type Clock, type Logger } from '../shared/index.js';
+import { AdjustableClock, newId, systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
 import { SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
 import { Worker, type Driver, type FunctionSpec } from '../worker/index.js';
+import { asyncPolicy, deliveryTarget } from './async-wiring.js';
+import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 
 export interface Platform {
@@ -146,10 +150,50 @@ export async function startPlatform({
   });
   registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
   registerProvisioned(http, provisioned);
-  registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log, concurrency }));
+  // The async queue keeps its own clock, so tests can move retry schedules forward without touching
+  // invocation deadlines.
+  const adjustable = config.testAsyncClock ? new AdjustableClock() : undefined;
+  const queueClock: Clock = adjustable ?? clock;
+  const queue = new SqliteEventQueue(join(config.dataDir, 'events.db'), {
+    outcomeRetentionMs: config.asyncOutcomeRetentionMs,
+    outcomeLimit: config.asyncOutcomeLimit,
+  });
+  // The embedded queue serves this process alone: leases still held belong to a process that died.
+  const released = queue.releaseLeases(queueClock.now());
+  if (released > 0) log.info({ released }, 'released async event leases of a previous run');
+  const leaseMarginMs = config.initTimeoutMs + 60_000;
+  const invoke = new InvokeService({
+    account,
+    metadata,
+    fleet,
+    clock,
+    log,
+    concurrency,
+    queue,
+    queueClock,
+    leaseMarginMs,
+  });
+  registerInvoke(http, invoke);
+  const pollers = new PollerFleet(
+    {
+      queue,
+      clock: queueClock,
+      log,
+      invoke: (event) => invoke.attempt(event),
+      policy: (name, qualifier) => asyncPolicy(metadata, invoke, name, qualifier),
+      target: (arn) => deliveryTarget(arn, account, invoke, leaseMarginMs),
+      functionArn: (name, qualifier) => functionArn(account, name, qualifier),
+      newId,
+      batchSize: config.asyncBatchSize,
+    },
+    config.asyncPollers,
+  );
+  adjustable?.onAdvance(() => pollers.wake());
+  registerAsyncRoutes(http, { queue, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
   registerIntrospection(http, fleet);
   // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
   provisioned.restoreAll();
+  pollers.start();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -158,7 +202,9 @@ export async function startPlatform({
     http,
     endpoint: `http://${shownHost}:${port}`,
     async close() {
-      await Promise.all([http.close(), fleet.close(shutdownGraceMs)]);
+      // Pollers stop leasing first; their events in flight settle while the fleet drains.
+      await Promise.all([http.close(), pollers.stop(), fleet.close(shutdownGraceMs)]);
+      await queue.close();
       metadata.close();
     },
   };

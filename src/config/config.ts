@@ -36,6 +36,17 @@ export interface Config {
   readonly accountConcurrency: number;
   /** New execution environments one function may start per 10 s (Lambda: 1,000). */
   readonly scalingRate: number;
+  /** Pollers draining the async event queue, and the events each runs at once. */
+  readonly asyncPollers: number;
+  readonly asyncBatchSize: number;
+  /** How long, and how many, finished async events stay queryable (`kiln async event`). */
+  readonly asyncOutcomeRetentionMs: number;
+  readonly asyncOutcomeLimit: number;
+  /**
+   * Tests only (`KILN_TEST_ASYNC_CLOCK=1`): `POST /_kiln/async/clock` moves the queue's clock forward, so
+   * retries and event ages play out without waiting. Off by default.
+   */
+  readonly testAsyncClock: boolean;
 }
 
 export interface Flags {
@@ -61,6 +72,11 @@ const schema = z.object({
   sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
   accountConcurrency: z.coerce.number().int().min(1),
   scalingRate: z.coerce.number().int().min(1),
+  asyncPollers: z.coerce.number().int().min(1).max(64),
+  asyncBatchSize: z.coerce.number().int().min(1).max(1000),
+  asyncOutcomeRetentionMs: z.coerce.number().int().min(0),
+  asyncOutcomeLimit: z.coerce.number().int().min(0),
+  testAsyncClock: z.enum(['0', '1']).transform((v) => v === '1'),
 });
 
 export class ConfigError extends Error {}
@@ -83,6 +99,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
     accountConcurrency: env.KILN_ACCOUNT_CONCURRENCY ?? '1000',
     scalingRate: env.KILN_SCALING_RATE ?? '1000',
+    asyncPollers: env.KILN_ASYNC_POLLERS ?? '2',
+    asyncBatchSize: env.KILN_ASYNC_BATCH_SIZE ?? '10',
+    asyncOutcomeRetentionMs: env.KILN_ASYNC_OUTCOME_RETENTION_MS ?? String(24 * 60 * 60 * 1000),
+    asyncOutcomeLimit: env.KILN_ASYNC_OUTCOME_LIMIT ?? '100000',
+    testAsyncClock: env.KILN_TEST_ASYNC_CLOCK ?? '0',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -15,6 +15,7 @@ import {
   type VersionRecord,
 } from '../model/index.js';
 import type { ConcurrencyLimiter, Fleet } from '../placement/index.js';
+import type { EventQueue } from '../queue/index.js';
 import { newId, type Clock, type Logger } from '../shared/index.js';
 import type { MetadataStore } from '../store/index.js';
 import type { FunctionSpec } from '../worker/index.js';
@@ -29,6 +30,27 @@ export interface InvokeServiceDeps {
   readonly random?: () => number;
   /** Account and reserved concurrency; a slot is held for the whole invocation. */
   readonly concurrency: ConcurrencyLimiter;
+  /** Where `Event` invocations wait for a poller. */
+  readonly queue: EventQueue;
+  /** The queue's clock (tests may move it forward). */
+  readonly queueClock: Clock;
+  /** Added to a function's timeout to get its events' lease: room for INIT and for settling. */
+  readonly leaseMarginMs: number;
+}
+
+/** One attempt of a queued event, as the poller asks for it. */
+export interface QueuedAttempt {
+  readonly id: string;
+  readonly functionName: string;
+  readonly qualifier: string | undefined;
+  readonly payload: Buffer;
+}
+
+/** What an attempt that reached the function answered. */
+export interface AttemptOutcome {
+  readonly functionError: boolean;
+  readonly executedVersion: string;
+  readonly payload: Buffer;
 }
 
 export interface InvokeInput {
@@ -49,6 +71,8 @@ export interface InvokeOutput {
 
 /** X-Amz-Client-Context is at most 3,583 bytes of base64, as Lambda documents. */
 const maxClientContext = 3583;
+/** Lambda's payload limit for asynchronous invocations. */
+export const maxEventPayload = 1_048_576;
 
 export class InvokeService {
   private readonly random: () => number;
@@ -73,32 +97,35 @@ export class InvokeService {
     const record = this.target(ref.name, ref.qualifier);
     const requestId = newId();
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
+    const payload = input.payload.length === 0 ? Buffer.from('{}') : input.payload;
     if (type === 'Event') {
-      throw new ApiError(
-        'NotImplementedException',
-        'Kiln does not accept Event (asynchronous) invocations yet; use RequestResponse.',
-      );
+      if (payload.length > maxEventPayload) {
+        throw new ApiError(
+          'RequestTooLargeException',
+          `${payload.length} byte payload is too large for the Event invocation type (limit ${maxEventPayload} bytes)`,
+        );
+      }
+      checkJson(payload);
+      await this.d.queue.enqueue([
+        {
+          id: requestId,
+          functionName: ref.name,
+          qualifier: ref.qualifier,
+          payload,
+          enqueuedAt: this.d.queueClock.now(),
+          leaseMs: record.config.timeout * 1000 + this.d.leaseMarginMs,
+        },
+      ]);
+      return { status: 202, requestId, headers: {}, body: Buffer.alloc(0) };
     }
     const clientContext = decodeClientContext(input.clientContext);
-    const payload = input.payload.length === 0 ? Buffer.from('{}') : input.payload;
     checkJson(payload);
-
     const spec = toSpec(record, this.d.account);
-    const release = this.d.concurrency.acquire(ref.name, this.d.metadata.getReservedConcurrency(ref.name));
-    const now = this.d.clock.now();
-    let result;
-    try {
-      result = await this.d.fleet.invoke(spec, {
-        requestId,
-        payload,
-        deadlineMs: now + spec.timeout * 1000,
-        invokedFunctionArn: functionArn(this.d.account, ref.name, ref.qualifier),
-        traceId: traceId(now),
-        ...(clientContext !== undefined ? { clientContext } : {}),
-      });
-    } finally {
-      release();
-    }
+    const result = await this.run(spec, ref.qualifier, {
+      requestId,
+      payload,
+      ...(clientContext !== undefined ? { clientContext } : {}),
+    });
     const headers: Record<string, string> = {
       'X-Amz-Executed-Version': spec.version,
       'Content-Type': 'application/json',
@@ -106,6 +133,51 @@ export class InvokeService {
     if (result.outcome.kind === 'error') headers['X-Amz-Function-Error'] = 'Unhandled';
     if (logType === 'Tail') headers['X-Amz-Log-Result'] = result.logTail;
     return { status: 200, requestId, headers, body: result.outcome.payload };
+  }
+
+  /**
+   * One attempt of a queued event, through the same path as a synchronous call (qualifier resolution,
+   * concurrency slot, worker). Throws ApiError when it cannot reach the function.
+   */
+  async attempt(event: QueuedAttempt): Promise<AttemptOutcome> {
+    const spec = toSpec(this.target(event.functionName, event.qualifier), this.d.account);
+    const result = await this.run(spec, event.qualifier, { requestId: event.id, payload: event.payload });
+    return {
+      functionError: result.outcome.kind === 'error',
+      executedVersion: spec.version,
+      payload: result.outcome.payload,
+    };
+  }
+
+  /** The name's record and timeout, for leasing events delivered to it; undefined when it does not exist. */
+  timeoutOf(name: string, qualifier: string | undefined): number | undefined {
+    try {
+      return this.target(name, qualifier).config.timeout;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async run(
+    spec: FunctionSpec,
+    qualifier: string | undefined,
+    req: { requestId: string; payload: Buffer; clientContext?: string },
+  ) {
+    const release = this.d.concurrency.acquire(
+      spec.functionName,
+      this.d.metadata.getReservedConcurrency(spec.functionName),
+    );
+    const now = this.d.clock.now();
+    try {
+      return await this.d.fleet.invoke(spec, {
+        ...req,
+        deadlineMs: now + spec.timeout * 1000,
+        invokedFunctionArn: functionArn(this.d.account, spec.functionName, qualifier),
+        traceId: traceId(now),
+      });
+    } finally {
+      release();
+    }
   }
 
   /** The snapshot an invocation runs: `$LATEST`, a version, or (by the alias's weights) one of its versions. */

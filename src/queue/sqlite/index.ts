@@ -1,0 +1,1 @@
+export { SqliteEventQueue, type SqliteEventQueueOptions } from './sqlite-event-queue.js';
