@@ -1,0 +1,69 @@
+// Kiln's async visibility API (`/_kiln/async…`) as tests read it, and the test-only queue clock.
+
+export interface AsyncEventView {
+  RequestId: string;
+  FunctionName: string;
+  State: 'queued' | 'in-flight' | 'done';
+  Attempts: number;
+  Condition?: string;
+  Detail?: string;
+}
+
+export interface QueueView {
+  Depth: number;
+  InFlight: number;
+  OldestEventAgeSeconds: number;
+  Dropped: Record<string, number>;
+  Functions: Array<{ FunctionName: string; Depth: number; InFlight: number; OldestEventAgeSeconds: number }>;
+}
+
+export async function asyncEvent(endpoint: string, id: string): Promise<AsyncEventView | undefined> {
+  const r = await fetch(`${endpoint}/_kiln/async/events/${id}`);
+  if (r.status === 404) return undefined;
+  if (!r.ok) throw new Error(`GET event ${id}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as AsyncEventView;
+}
+
+export async function queueView(endpoint: string): Promise<QueueView> {
+  return (await (await fetch(`${endpoint}/_kiln/async`)).json()) as QueueView;
+}
+
+/** Polls (bounded) until the event satisfies `ok`; the platform works in the background meanwhile. */
+export async function untilEvent(
+  endpoint: string,
+  id: string,
+  ok: (e: AsyncEventView) => boolean,
+  timeoutMs = 30_000,
+): Promise<AsyncEventView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const e = await asyncEvent(endpoint, id);
+    if (e && ok(e)) return e;
+    if (Date.now() > deadline) throw new Error(`event ${id} never got there; last seen ${JSON.stringify(e)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Polls (bounded) until the queue satisfies `ok`. */
+export async function untilQueue(
+  endpoint: string,
+  ok: (q: QueueView) => boolean,
+  timeoutMs = 60_000,
+): Promise<QueueView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const q = await queueView(endpoint);
+    if (ok(q)) return q;
+    if (Date.now() > deadline) throw new Error(`queue never got there; last seen ${JSON.stringify(q)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Moves the queue's clock forward (the server must run with KILN_TEST_ASYNC_CLOCK=1). */
+export async function advanceAsyncClock(endpoint: string, ms: number): Promise<void> {
+  const r = await fetch(`${endpoint}/_kiln/async/clock`, {
+    method: 'POST',
+    body: JSON.stringify({ advanceMs: ms }),
+  });
+  if (!r.ok) throw new Error(`advance clock: ${r.status} ${await r.text()}`);
+}
