@@ -6,6 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/support/server.js';
+import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
 import { controlPlane } from './control-plane.js';
 import { runCleanups } from './lib/cleanup.js';
@@ -28,6 +29,12 @@ const scenarios: readonly Scenario[] = [
     name: 'control-plane',
     summary: 'CreateFunction and UpdateFunctionCode with 1 MB zips vs fsync + SQLite insert',
     run: controlPlane,
+  },
+  {
+    name: 'async',
+    summary:
+      'Event invokes accepted (durable 202) and drained into a no-op function vs a raw SQLite insert loop',
+    run: asyncScenario,
   },
 ];
 

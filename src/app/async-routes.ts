@@ -2,11 +2,13 @@
 // and (tests only) moving the queue's clock forward.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, notFound } from '../model/index.js';
+import type { PollerFleet } from '../poller/index.js';
 import type { EventQueue, EventStatus } from '../queue/index.js';
 import type { AdjustableClock, Clock } from '../shared/index.js';
 
 export interface AsyncRoutesDeps {
   readonly queue: EventQueue;
+  readonly pollers: PollerFleet;
   readonly clock: Clock;
   /** Present only when KILN_TEST_ASYNC_CLOCK=1. */
   readonly adjustable?: AdjustableClock;
@@ -16,6 +18,7 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
   app.get('/_kiln/async', { config: { operation: 'GetAsyncQueue' } }, async () => {
     const s = d.queue.stats(d.clock.now());
     return {
+      PollersPaused: d.pollers.paused,
       Depth: s.depth,
       InFlight: s.inFlight,
       OldestEventAgeSeconds: Math.floor(s.oldestAgeMs / 1000),
@@ -40,6 +43,19 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
         );
       }
       return view(s);
+    },
+  );
+
+  app.post(
+    '/_kiln/async/pollers',
+    { config: { operation: 'SetAsyncPollers' } },
+    async (req: FastifyRequest<{ Body: unknown }>) => {
+      const paused = jsonMember(req.body, 'paused');
+      if (typeof paused !== 'boolean') {
+        throw new ApiError('InvalidRequestContentException', 'Send {"paused": true} or {"paused": false}.');
+      }
+      d.pollers.setPaused(paused);
+      return { PollersPaused: paused };
     },
   );
 
@@ -78,4 +94,16 @@ function view(s: EventStatus): Record<string, unknown> {
     ...(s.detail !== undefined ? { Detail: s.detail } : {}),
     ...(s.finishedAt !== undefined ? { FinishedAt: new Date(s.finishedAt).toISOString() } : {}),
   };
+}
+
+/** One member of a small JSON object body; undefined when the body is not such an object. */
+function jsonMember(body: unknown, name: string): unknown {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : '');
+    return parsed !== null && typeof parsed === 'object'
+      ? (parsed as Record<string, unknown>)[name]
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

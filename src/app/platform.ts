@@ -189,7 +189,7 @@ export async function startPlatform({
     config.asyncPollers,
   );
   adjustable?.onAdvance(() => pollers.wake());
-  registerAsyncRoutes(http, { queue, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
+  registerAsyncRoutes(http, { queue, pollers, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
   registerIntrospection(http, fleet);
   // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
   provisioned.restoreAll();

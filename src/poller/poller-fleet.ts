@@ -18,6 +18,16 @@ export class PollerFleet {
     for (const p of this.pollers) p.signal.fire();
   }
 
+  /** Stops or restarts leasing (operators draining a node, benchmarks separating accept from drain). */
+  setPaused(paused: boolean): void {
+    for (const p of this.pollers) p.paused = paused;
+    this.wake();
+  }
+
+  get paused(): boolean {
+    return this.pollers[0]?.paused ?? false;
+  }
+
   /** Stops leasing and waits for the events in flight to settle. */
   async stop(): Promise<void> {
     await Promise.all(this.pollers.map((p) => p.stop()));

@@ -54,6 +54,8 @@ const detailBytes = 1024;
 export class Poller {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  /** While paused a poller leases nothing; what it already holds finishes. */
+  paused = false;
   private loopDone: Promise<void> = Promise.resolve();
   readonly signal = new Signal();
 
@@ -73,7 +75,7 @@ export class Poller {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const free = this.d.batchSize - this.running.size;
+      const free = this.paused ? 0 : this.d.batchSize - this.running.size;
       let wait = maxIdleMs;
       if (free > 0) {
         const now = this.d.clock.now();
@@ -139,6 +141,10 @@ export class Poller {
     if (event.attempts > policy.maxRetries) {
       return this.fail(event, policy, 'RetriesExhausted', event.attempts, result);
     }
+    this.d.log.debug(
+      { requestId: event.id, attempts: event.attempts, error: excerpt(result.payload) },
+      'async attempt failed in the function: retrying',
+    );
     return this.retry(event, policy, functionErrorDelayMs(event.attempts), false);
   }
 

@@ -3,6 +3,7 @@
 
 interface Pending {
   readonly write: () => void;
+  readonly durable: boolean;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -14,14 +15,15 @@ export class GroupCommit {
   private markIdle: () => void = () => {};
 
   constructor(
-    private readonly transaction: (fn: () => void) => void,
+    /** Runs `fn` in one transaction; `durable`: the commit must survive power loss, not only a crash. */
+    private readonly transaction: (fn: () => void, durable: boolean) => void,
     private readonly afterCommit: () => void,
   ) {}
 
   /** Queues `write`; resolves when the transaction holding it commits, rejects if it fails. */
-  run(write: () => void): Promise<void> {
+  run(write: () => void, durable: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ write, resolve, reject });
+      this.pending.push({ write, durable, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         this.idle = new Promise((r) => (this.markIdle = r));
@@ -40,14 +42,17 @@ export class GroupCommit {
     this.pending = [];
     this.scheduled = false;
     try {
-      this.transaction(() => {
-        for (const p of batch) p.write();
-      });
+      this.transaction(
+        () => {
+          for (const p of batch) p.write();
+        },
+        batch.some((p) => p.durable),
+      );
     } catch {
       // One bad write must not fail the others: retry them one by one, each in its own transaction.
       for (const p of batch) {
         try {
-          this.transaction(p.write);
+          this.transaction(p.write, p.durable);
           p.resolve();
         } catch (err) {
           p.reject(err);

@@ -1,5 +1,8 @@
-// The embedded event queue: SQLite in WAL mode with synchronous=FULL, so an event is on disk before its
-// 202. A lease is a row's visibility moved into the future plus a token; an unsettled lease simply expires.
+// The embedded event queue: SQLite in WAL mode. Accepting an event commits with synchronous=FULL, so it is
+// on disk before its 202. Leases and settlements commit with NORMAL (safe against a process crash, not
+// power loss): losing one only means an event runs again, never that it is lost, because a settlement and
+// the deliveries it enqueues commit or vanish together. A lease is a row's visibility moved into the
+// future plus a token; an unsettled lease simply expires.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type {
@@ -61,8 +64,6 @@ export class SqliteEventQueue implements EventQueue {
   ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // FULL: an accepted event survives power loss, not only a process kill.
-    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     const db = this.db;
@@ -112,7 +113,7 @@ export class SqliteEventQueue implements EventQueue {
       ),
     };
     this.commits = new GroupCommit(
-      (fn) => this.db.transaction(fn)(),
+      (fn, durable) => this.inTransaction(fn, durable),
       () => this.notify(),
     );
   }
@@ -120,13 +121,15 @@ export class SqliteEventQueue implements EventQueue {
   enqueue(events: readonly NewEvent[]): Promise<void> {
     return this.commits.run(() => {
       for (const e of events) this.s.insert.run({ ...e, qualifier: e.qualifier ?? null });
-    });
+    }, true);
   }
 
   lease(max: number, now: number): LeasedEvent[] {
     if (max <= 0) return [];
     const token = randomBytes(12).toString('hex');
-    return this.s.lease.all({ token, now, max }).map((r) => ({
+    let rows: EventRow[] = [];
+    this.inTransaction(() => (rows = this.s.lease.all({ token, now, max })), false);
+    return rows.map((r) => ({
       id: r.id,
       functionName: r.function_name,
       qualifier: r.qualifier ?? undefined,
@@ -173,7 +176,7 @@ export class SqliteEventQueue implements EventQueue {
           this.s.pruneOld.run(now - this.o.outcomeRetentionMs);
           this.s.pruneExcess.run(this.o.outcomeLimit);
         }
-      })
+      }, false)
       .then(() => owned);
   }
 
@@ -239,6 +242,12 @@ export class SqliteEventQueue implements EventQueue {
   async close(): Promise<void> {
     await this.commits.drained();
     this.db.close();
+  }
+
+  private inTransaction(fn: () => void, durable: boolean): void {
+    // Per transaction: FULL fsyncs the WAL at commit (and with it every frame before).
+    this.db.pragma(durable ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    this.db.transaction(fn)();
   }
 
   private notify(): void {
