@@ -58,7 +58,8 @@ describe('SqliteEventQueue', () => {
     const [second] = q.lease(10, 1100);
     assert.equal(second?.attempts, 2, 'an expired lease counts as an attempt');
     assert.equal(await q.settle(first, done(), 1200), false, 'the first lease is no longer the owner');
-    assert.equal(await q.settle(second!, done(), 1200), true);
+    assert.ok(second);
+    assert.equal(await q.settle(second, done(), 1200), true);
     assert.equal(q.status('a')?.state, 'done');
     await q.close();
   });
@@ -67,11 +68,13 @@ describe('SqliteEventQueue', () => {
     const { q } = open();
     await q.enqueue([ev('a')]);
     const [l1] = q.lease(1, 0);
-    assert.ok(await q.settle(l1!, { kind: 'retry', visibleAt: 500, throttled: true }, 0));
+    assert.ok(l1);
+    assert.ok(await q.settle(l1, { kind: 'retry', visibleAt: 500, throttled: true }, 0));
     assert.equal(q.lease(1, 499).length, 0);
     const [l2] = q.lease(1, 500);
     assert.deepEqual([l2?.attempts, l2?.throttles], [1, 1]);
-    assert.ok(await q.settle(l2!, { kind: 'retry', visibleAt: 600, throttled: false }, 500));
+    assert.ok(l2);
+    assert.ok(await q.settle(l2, { kind: 'retry', visibleAt: 600, throttled: false }, 500));
     const [l3] = q.lease(1, 600);
     assert.deepEqual([l3?.attempts, l3?.throttles], [2, 1]);
     await q.close();
@@ -81,8 +84,9 @@ describe('SqliteEventQueue', () => {
     const { q } = open();
     await q.enqueue([ev('a')]);
     const [l] = q.lease(1, 0);
+    assert.ok(l);
     const ok = await q.settle(
-      l!,
+      l,
       {
         kind: 'done',
         outcome: { condition: 'RetriesExhausted', attempts: 3, detail: 'boom' },
