@@ -9,6 +9,9 @@ import {
   type FunctionConfiguration,
   type FunctionSettings,
 } from '../client/index.js';
+import { KilnApi } from '../client/index.js';
+import { registerAsyncCommands } from './async-commands.js';
+import { formatTable, humanBytes } from './format.js';
 
 export interface UpOptions {
   port?: string;
@@ -81,23 +84,32 @@ export function buildProgram(deps: CliDeps): Command {
   const client = (): KilnClient =>
     new KilnClient({ endpoint: program.opts<{ endpoint: string }>().endpoint });
   /** Runs one API-backed action and turns its failure into the message the user should see. */
-  const withClient = async (action: (c: KilnClient) => Promise<void>): Promise<void> => {
-    const c = client();
+  const guarded = async (endpoint: string, action: () => Promise<void>): Promise<void> => {
     try {
-      await action(c);
+      await action();
     } catch (e) {
       if (e instanceof CliExit) throw e;
       const info = describeError(e);
       const message =
         info.kind === 'unreachable'
-          ? `cannot reach Kiln at ${c.endpoint} (is \`kiln up\` running?)`
+          ? `cannot reach Kiln at ${endpoint} (is \`kiln up\` running?)`
           : info.kind === 'api'
             ? `${info.code}: ${info.message}`
             : info.message;
       fail(1, message);
+    }
+  };
+  const withClient = async (action: (c: KilnClient) => Promise<void>): Promise<void> => {
+    const c = client();
+    try {
+      await guarded(c.endpoint, () => action(c));
     } finally {
       c.destroy();
     }
+  };
+  const withApi = (action: (api: KilnApi) => Promise<void>): Promise<void> => {
+    const endpoint = program.opts<{ endpoint: string }>().endpoint;
+    return guarded(endpoint, () => action(new KilnApi(endpoint)));
   };
 
   program
@@ -216,6 +228,8 @@ export function buildProgram(deps: CliDeps): Command {
       });
     });
 
+  registerAsyncCommands(program, withApi, print);
+
   return program;
 }
 
@@ -270,26 +284,4 @@ function collectEnv(pair: string, previous: Record<string, string> | undefined):
   const eq = pair.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE, e.g. --env STAGE=prod');
   return { ...previous, [pair.slice(0, eq)]: pair.slice(eq + 1) };
-}
-
-function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [header, ...rows].map(line).join('\n');
-}
-
-function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

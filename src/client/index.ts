@@ -12,3 +12,4 @@ export {
   type GetFunctionResponse,
 } from './kiln-client.js';
 export { zipDirectory } from './zip-directory.js';
+export { KilnApi, type AsyncQueueView, type AsyncEventView } from './kiln-api.js';

@@ -2,7 +2,6 @@
 // Patterns use `{}` for one path segment.
 
 const table: ReadonlyArray<readonly [method: string, path: string, operation: string]> = [
-  ['POST', '/2014-11-13/functions/{}/invoke-async', 'InvokeAsync'],
   ['POST', '/2021-11-15/functions/{}/response-streaming-invocations', 'InvokeWithResponseStream'],
   ['PUT', '/2019-09-25/functions/{}/event-invoke-config', 'PutFunctionEventInvokeConfig'],
   ['POST', '/2019-09-25/functions/{}/event-invoke-config', 'UpdateFunctionEventInvokeConfig'],

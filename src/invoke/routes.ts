@@ -1,9 +1,12 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations, with Lambda's headers.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../model/index.js';
 import type { InvokeService } from './invoke-service.js';
 
 /** Lambda's synchronous request payload limit. */
 export const maxSyncPayload = 6_291_456;
+/** The deprecated InvokeAsync operation's payload limit. */
+const maxInvokeAsyncPayload = 262_144;
 
 type Req = FastifyRequest<{ Params: { FunctionName: string }; Querystring: { Qualifier?: string } }>;
 
@@ -30,6 +33,30 @@ export function registerInvoke(app: FastifyInstance, service: InvokeService): vo
         .code(out.status)
         .headers({ ...out.headers, 'x-amzn-RequestId': out.requestId })
         .send(out.body);
+    },
+  );
+
+  // Deprecated by Lambda but still served by it (and by older SDKs): an Event invocation answering {"Status":202}.
+  app.post(
+    '/2014-11-13/functions/:FunctionName/invoke-async',
+    { bodyLimit: maxSyncPayload, config: { operation: 'InvokeAsync', tooLarge: 'RequestTooLargeException' } },
+    async (req: Req, reply) => {
+      const payload = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (payload.length > maxInvokeAsyncPayload) {
+        throw new ApiError(
+          'RequestTooLargeException',
+          `${payload.length} byte payload is too large for the InvokeAsync operation (limit ${maxInvokeAsyncPayload} bytes)`,
+        );
+      }
+      const out = await service.invoke({
+        functionName: req.params.FunctionName,
+        qualifier: undefined,
+        invocationType: 'Event',
+        logType: undefined,
+        clientContext: undefined,
+        payload,
+      });
+      return reply.code(202).headers({ 'x-amzn-RequestId': out.requestId }).send({ Status: 202 });
     },
   );
 }

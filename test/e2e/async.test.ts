@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   DeleteFunctionConcurrencyCommand,
+  InvokeAsyncCommand,
   InvokeCommand,
   PutFunctionConcurrencyCommand,
   type LambdaClient,
@@ -13,7 +14,8 @@ import {
 import { advanceAsyncClock, asyncEvent, queueView, untilEvent, untilQueue } from '../support/async.js';
 import { nodeZip } from '../support/functions.js';
 import { awsLambda, nodeFunction, sdk } from '../support/lambda.js';
-import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { execFileSync } from 'node:child_process';
 
 /** Answers with the request id it saw; fails when asked to. */
 const recorder = `
@@ -84,6 +86,42 @@ describe('async invocation (Event)', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json().StatusCode, 202);
     await untilQueue(kiln.endpoint, (q) => q.Depth === 0);
+  });
+
+  it('serves the deprecated InvokeAsync operation, with its 256 KB limit', async () => {
+    const out = await lambda.send(
+      new InvokeAsyncCommand({ FunctionName: 'rec', InvokeArgs: Buffer.from('{"legacy":true}') }),
+    );
+    assert.equal(out.Status, 202);
+    const id = out.$metadata.requestId ?? '';
+    const done = await untilEvent(kiln.endpoint, id, (e) => e.State === 'done');
+    assert.deepEqual(JSON.parse(done.Detail ?? '{}').event, { legacy: true });
+    await assert.rejects(
+      lambda.send(
+        new InvokeAsyncCommand({ FunctionName: 'rec', InvokeArgs: Buffer.from(`"${'z'.repeat(262_144)}"`) }),
+      ),
+      { name: 'RequestTooLargeException' },
+    );
+  });
+
+  it('is visible with `kiln async status` and `kiln async event`', async () => {
+    const id = await event({ via: 'cli' });
+    await untilEvent(kiln.endpoint, id, (e) => e.State === 'done');
+    const kilnCli = (...args: string[]) =>
+      execFileSync(process.execPath, [kilnBin, '--endpoint', kiln.endpoint, ...args], {
+        env: cleanEnv(),
+        encoding: 'utf8',
+      });
+    const shown = JSON.parse(kilnCli('async', 'event', id));
+    assert.equal(shown.RequestId, id);
+    assert.equal(shown.Condition, 'Success');
+    assert.match(kilnCli('async', 'status'), /^queued \d+ \(in flight \d+\), oldest \d+ s\ndropped: /);
+    assert.equal(kilnCli('async', 'pause'), 'pollers paused\n');
+    const held = await event({ held: true });
+    assert.equal((await asyncEvent(kiln.endpoint, held))?.State, 'queued');
+    assert.match(kilnCli('async', 'status'), /pollers PAUSED[\s\S]*rec +1 /);
+    assert.equal(kilnCli('async', 'resume'), 'pollers resumed\n');
+    await untilEvent(kiln.endpoint, held, (e) => e.State === 'done');
   });
 
   it('refuses a payload over 1 MB with RequestTooLargeException, and malformed JSON, storing nothing', async () => {

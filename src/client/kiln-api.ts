@@ -1,0 +1,74 @@
+// Kiln's own operator API (`/_kiln/…`): what Lambda's API has no operation for, such as the async event
+// queue's depth and one event's fate. Errors are shaped like the SDK's, so `describeError` reads both.
+
+export interface AsyncQueueView {
+  readonly PollersPaused: boolean;
+  readonly Depth: number;
+  readonly InFlight: number;
+  readonly OldestEventAgeSeconds: number;
+  readonly Dropped: Readonly<Record<string, number>>;
+  readonly Functions: ReadonlyArray<{
+    readonly FunctionName: string;
+    readonly Depth: number;
+    readonly InFlight: number;
+    readonly OldestEventAgeSeconds: number;
+  }>;
+}
+
+export interface AsyncEventView {
+  readonly RequestId: string;
+  readonly FunctionName: string;
+  readonly Qualifier?: string;
+  readonly State: 'queued' | 'in-flight' | 'done';
+  readonly Attempts: number;
+  readonly EnqueuedAt: string;
+  readonly Condition?: string;
+  readonly Detail?: string;
+  readonly FinishedAt?: string;
+}
+
+class KilnApiError extends Error {
+  readonly $fault: 'client' | 'server';
+  readonly $metadata: { httpStatusCode: number };
+  constructor(name: string, message: string, status: number) {
+    super(message);
+    this.name = name;
+    this.$fault = status >= 500 ? 'server' : 'client';
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+export class KilnApi {
+  constructor(private readonly endpoint: string) {}
+
+  asyncQueue(): Promise<AsyncQueueView> {
+    return this.call('GET', '/_kiln/async');
+  }
+
+  asyncEvent(requestId: string): Promise<AsyncEventView> {
+    return this.call('GET', `/_kiln/async/events/${encodeURIComponent(requestId)}`);
+  }
+
+  setPollersPaused(paused: boolean): Promise<{ PollersPaused: boolean }> {
+    return this.call('POST', '/_kiln/async/pollers', JSON.stringify({ paused }));
+  }
+
+  private async call<T>(method: string, path: string, body?: string): Promise<T> {
+    const r = await fetch(new URL(path, this.endpoint), {
+      method,
+      ...(body !== undefined ? { body } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await r.text();
+    if (!r.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { Message?: string }).Message ?? text;
+      } catch {
+        // Not Kiln's JSON error: keep the raw text.
+      }
+      throw new KilnApiError(r.headers.get('x-amzn-errortype') ?? 'Unknown', message, r.status);
+    }
+    return JSON.parse(text) as T;
+  }
+}
