@@ -7,10 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import {
   CodeUrlSigner,
+  EventInvokeConfigService,
   FunctionService,
   ProvisionedService,
   registerConcurrency,
   registerControlPlane,
+  registerEventInvokeConfig,
   registerProvisioned,
   type ProvisionedCapacity,
 } from '../control-plane/index.js';
@@ -146,6 +148,7 @@ export async function startPlatform({
   });
   registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
   registerProvisioned(http, provisioned);
+  registerEventInvokeConfig(http, new EventInvokeConfigService({ account, metadata, clock, log }));
   registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log, concurrency }));
   registerIntrospection(http, fleet);
   // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
