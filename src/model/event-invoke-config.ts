@@ -32,6 +32,24 @@ export const asyncInvokeLimits = {
   listMaxItems: 50,
 } as const;
 
+/** What an asynchronous invocation runs with: Lambda's defaults for every setting left out. */
+export interface AsyncInvokeSettings {
+  readonly maximumRetryAttempts: number;
+  readonly maximumEventAgeInSeconds: number;
+  readonly onSuccess?: string;
+  readonly onFailure?: string;
+}
+
+/** The settings of a configuration (or of none) with Lambda's defaults filled in. */
+export function effectiveAsyncSettings(rec: EventInvokeConfigRecord | undefined): AsyncInvokeSettings {
+  return {
+    maximumRetryAttempts: rec?.maximumRetryAttempts ?? asyncInvokeDefaults.maximumRetryAttempts,
+    maximumEventAgeInSeconds: rec?.maximumEventAgeInSeconds ?? asyncInvokeDefaults.maximumEventAgeInSeconds,
+    ...(rec?.onSuccess === undefined ? {} : { onSuccess: rec.onSuccess }),
+    ...(rec?.onFailure === undefined ? {} : { onFailure: rec.onFailure }),
+  };
+}
+
 /** The settings one Put or Update request carries; `undefined` is "not in the request". */
 export interface EventInvokeSettings {
   readonly maximumRetryAttempts?: number | undefined;

@@ -7,6 +7,7 @@ import {
   checkEventInvokeFields,
   compareQualifiers,
   deadLetterTarget,
+  effectiveAsyncSettings,
   functionTarget,
   requireSomeSetting,
   type ApiError,
@@ -167,5 +168,24 @@ describe('compareQualifiers', () => {
       'a',
       'b',
     ]);
+  });
+});
+
+describe('effectiveAsyncSettings', () => {
+  it("fills in Lambda's defaults for what a configuration leaves out, and for no configuration", () => {
+    assert.deepEqual(effectiveAsyncSettings(undefined), {
+      maximumRetryAttempts: 2,
+      maximumEventAgeInSeconds: 21600,
+    });
+    assert.deepEqual(
+      effectiveAsyncSettings({
+        functionName: 'f',
+        qualifier: '$LATEST',
+        maximumRetryAttempts: 0,
+        onFailure: fn('dlq'),
+        lastModified: 1,
+      }),
+      { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 21600, onFailure: fn('dlq') },
+    );
   });
 });
