@@ -79,7 +79,6 @@ export class FunctionService {
     const zip = zipOf(body.Code ?? {});
 
     const config: FunctionConfig = {
-      ...(deadLetter === undefined ? {} : { deadLetterTargetArn: deadLetter }),
       name: ref.name,
       runtime,
       role: body.Role ?? '',
@@ -90,6 +89,8 @@ export class FunctionService {
       ephemeralStorage: body.EphemeralStorage?.Size ?? limits.ephemeralDefault,
       environment,
       architecture: 'x86_64',
+      // Last, where an update puts it too: PublishVersion compares configurations as JSON text.
+      ...(deadLetter === undefined ? {} : { deadLetterTargetArn: deadLetter }),
     };
     const created = await this.withStoredCode(zip, (code) => {
       const record: FunctionRecord = {

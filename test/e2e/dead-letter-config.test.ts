@@ -92,6 +92,15 @@ describe('DeadLetterConfig', () => {
     assert.deepEqual((await config('worker', '2')).DeadLetterConfig, { TargetArn: arn('dlq', '1') });
   });
 
+  it('publishes no new version when the target is removed and set again to the same ARN', async () => {
+    await lambda.send(nodeFunction('repub', zip, { DeadLetterConfig: { TargetArn: arn('dlq') } }));
+    const v1 = await lambda.send(new PublishVersionCommand({ FunctionName: 'repub' }));
+    await setTarget('repub', '');
+    await setTarget('repub', arn('dlq'));
+    const again = await lambda.send(new PublishVersionCommand({ FunctionName: 'repub' }));
+    assert.equal(again.Version, v1.Version, 'the same configuration as version 1');
+  });
+
   it('refuses SQS and SNS targets, naming the kind and the fix, and changes nothing', async () => {
     await setTarget('worker', arn('dlq2'));
     const before = await config('worker');
