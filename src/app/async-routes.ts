@@ -33,6 +33,21 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
   });
 
   app.get(
+    '/_kiln/async/events',
+    { config: { operation: 'ListAsyncEvents' } },
+    async (req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>) => {
+      const name = req.query.FunctionName;
+      if (!name)
+        throw new ApiError('InvalidParameterValueException', 'Name the function: ?FunctionName=<name>.');
+      const max = Number(req.query.MaxItems ?? '50');
+      if (!Number.isInteger(max) || max < 1 || max > 1000) {
+        throw new ApiError('InvalidParameterValueException', 'MaxItems must be an integer from 1 to 1000.');
+      }
+      return { Events: d.queue.recent(name, max).map(view) };
+    },
+  );
+
+  app.get(
     '/_kiln/async/events/:RequestId',
     { config: { operation: 'GetAsyncEvent' } },
     async (req: FastifyRequest<{ Params: { RequestId: string } }>) => {

@@ -7,10 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import {
   CodeUrlSigner,
+  EventInvokeConfigService,
   FunctionService,
   ProvisionedService,
   registerConcurrency,
   registerControlPlane,
+  registerEventInvokeConfig,
   registerProvisioned,
   type ProvisionedCapacity,
 } from '../control-plane/index.js';
@@ -150,6 +152,7 @@ export async function startPlatform({
   });
   registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
   registerProvisioned(http, provisioned);
+  registerEventInvokeConfig(http, new EventInvokeConfigService({ account, metadata, clock, log }));
   // The async queue keeps its own clock, so tests can move retry schedules forward without touching
   // invocation deadlines.
   const adjustable = config.testAsyncClock ? new AdjustableClock() : undefined;

@@ -44,6 +44,16 @@ export function registerAsyncCommands(
     .action(async (id: string) => {
       await run(async (api) => void print(JSON.stringify(await api.asyncEvent(id), null, 2)));
     });
+  cmd
+    .command('events')
+    .description("a function's most recently finished events, newest first, as JSON")
+    .argument('<function>')
+    .option('--max <n>', 'how many', '20')
+    .action(async (fn: string, opts: { max: string }) => {
+      await run(
+        async (api) => void print(JSON.stringify(await api.recentEvents(fn, Number(opts.max)), null, 2)),
+      );
+    });
   for (const [name, paused] of [
     ['pause', true],
     ['resume', false],

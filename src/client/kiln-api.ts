@@ -49,6 +49,12 @@ export class KilnApi {
     return this.call('GET', `/_kiln/async/events/${encodeURIComponent(requestId)}`);
   }
 
+  /** The function's most recently finished events, newest first. */
+  recentEvents(functionName: string, maxItems = 50): Promise<{ Events: AsyncEventView[] }> {
+    const q = new URLSearchParams({ FunctionName: functionName, MaxItems: String(maxItems) });
+    return this.call('GET', `/_kiln/async/events?${q.toString()}`);
+  }
+
   setPollersPaused(paused: boolean): Promise<{ PollersPaused: boolean }> {
     return this.call('POST', '/_kiln/async/pollers', JSON.stringify({ paused }));
   }

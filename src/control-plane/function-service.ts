@@ -7,6 +7,7 @@ import {
   checkHandlerForRuntime,
   checkRuntime,
   classifyQualifier,
+  deadLetterTarget,
   functionArn,
   invalidParameter,
   isBareName,
@@ -30,6 +31,7 @@ import {
   type UpdateConfigBody,
 } from './requests.js';
 import { refuseUnsupported } from './unsupported-features.js';
+import { targetExists } from './function-target.js';
 import { AliasService } from './alias-service.js';
 import type { FunctionServiceDeps } from './service-deps.js';
 import { VersionService, type Resolved } from './version-service.js';
@@ -73,6 +75,7 @@ export class FunctionService {
     const environment = body.Environment?.Variables ?? {};
     checkEnvironment(environment);
     if (this.d.metadata.get(ref.name)) throw conflict(this.d.account, ref.name);
+    const deadLetter = this.deadLetter(ref.name, body.DeadLetterConfig?.TargetArn);
     const zip = zipOf(body.Code ?? {});
 
     const config: FunctionConfig = {
@@ -86,6 +89,8 @@ export class FunctionService {
       ephemeralStorage: body.EphemeralStorage?.Size ?? limits.ephemeralDefault,
       environment,
       architecture: 'x86_64',
+      // Last, where an update puts it too: PublishVersion compares configurations as JSON text.
+      ...(deadLetter === undefined ? {} : { deadLetterTargetArn: deadLetter }),
     };
     const created = await this.withStoredCode(zip, (code) => {
       const record: FunctionRecord = {
@@ -173,19 +178,27 @@ export class FunctionService {
       body.Environment === undefined ? current.config.environment : (body.Environment.Variables ?? {});
     checkEnvironment(environment);
     const c = current.config;
+    // As Lambda: DeadLetterConfig left out keeps the target, an empty TargetArn removes it.
+    const deadLetter =
+      body.DeadLetterConfig === undefined
+        ? c.deadLetterTargetArn
+        : this.deadLetter(ref.name, body.DeadLetterConfig.TargetArn);
     const record: FunctionRecord = {
       ...current,
-      config: {
-        ...c,
-        runtime,
-        handler,
-        role: body.Role ?? c.role,
-        description: body.Description ?? c.description,
-        timeout: body.Timeout ?? c.timeout,
-        memorySize: body.MemorySize ?? c.memorySize,
-        ephemeralStorage: body.EphemeralStorage?.Size ?? c.ephemeralStorage,
-        environment,
-      },
+      config: withDeadLetter(
+        {
+          ...c,
+          runtime,
+          handler,
+          role: body.Role ?? c.role,
+          description: body.Description ?? c.description,
+          timeout: body.Timeout ?? c.timeout,
+          memorySize: body.MemorySize ?? c.memorySize,
+          ephemeralStorage: body.EphemeralStorage?.Size ?? c.ephemeralStorage,
+          environment,
+        },
+        deadLetter,
+      ),
       revisionId: newId(),
       lastModified: this.d.clock.now(),
     };
@@ -234,6 +247,27 @@ export class FunctionService {
       );
     }
     return ref;
+  }
+
+  /**
+   * DeadLetterConfig.TargetArn of `functionName`: Kiln's stand-in for Lambda's SQS queue or SNS topic is
+   * another function of this account, which must exist (so a typo fails now, not at the first failed
+   * event). Undefined for none.
+   */
+  private deadLetter(functionName: string, arn: string | undefined): string | undefined {
+    if (!arn) return undefined;
+    const target = deadLetterTarget(arn, this.d.account);
+    if (target.functionName === functionName) {
+      throw invalidParameter(
+        `The dead-letter target ${arn} is the function itself, whose failed events would come back to it; name another function.`,
+      );
+    }
+    if (!targetExists(this.d.metadata, target)) {
+      throw invalidParameter(
+        `The dead-letter target ${arn} is not usable: no such function, version or alias; create it first.`,
+      );
+    }
+    return arn;
   }
 
   private mustGet(name: string): FunctionRecord {
@@ -287,7 +321,16 @@ function fieldsOf(b: CreateFunctionBody | UpdateConfigBody) {
     memorySize: b.MemorySize,
     ephemeralStorage: b.EphemeralStorage?.Size,
     environment: b.Environment?.Variables,
+    deadLetterTargetArn: b.DeadLetterConfig?.TargetArn,
   };
+}
+
+/** The configuration with `arn` as its dead-letter target, or none. */
+function withDeadLetter(c: FunctionConfig, arn: string | undefined): FunctionConfig {
+  const out: { -readonly [K in keyof FunctionConfig]: FunctionConfig[K] } = { ...c };
+  if (arn === undefined) delete out.deadLetterTargetArn;
+  else out.deadLetterTargetArn = arn;
+  return out;
 }
 
 function zipOf(code: { ZipFile?: string; S3Bucket?: string; S3Key?: string; ImageUri?: string }): Buffer {

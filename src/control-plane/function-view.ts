@@ -45,6 +45,8 @@ export function functionConfiguration(
     LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${c.name}` },
   };
   if (Object.keys(c.environment).length > 0) out.Environment = { Variables: { ...c.environment } };
+  // Lambda leaves DeadLetterConfig out when none is configured.
+  if (c.deadLetterTargetArn !== undefined) out.DeadLetterConfig = { TargetArn: c.deadLetterTargetArn };
   return out;
 }
 

@@ -8,3 +8,6 @@ export type { ConcurrencyRoutesDeps } from './concurrency-routes.js';
 export { ProvisionedService } from './provisioned-service.js';
 export type { ProvisionedCapacity, ProvisionedServiceDeps } from './provisioned-service.js';
 export { registerProvisioned } from './provisioned-routes.js';
+export { EventInvokeConfigService } from './event-invoke-config-service.js';
+export type { EventInvokeConfigServiceDeps } from './event-invoke-config-service.js';
+export { registerEventInvokeConfig } from './event-invoke-config-routes.js';

@@ -105,6 +105,18 @@ export const updateAliasBody = z
   .partial();
 export type UpdateAliasBody = z.infer<typeof updateAliasBody>;
 
+const destination = z.object({ Destination: z.string().optional() });
+
+/** Put/UpdateFunctionEventInvokeConfig. */
+export const eventInvokeConfigBody = z
+  .object({
+    MaximumRetryAttempts: z.number().int(),
+    MaximumEventAgeInSeconds: z.number().int(),
+    DestinationConfig: z.object({ OnSuccess: destination.optional(), OnFailure: destination.optional() }),
+  })
+  .partial();
+export type EventInvokeConfigBody = z.infer<typeof eventInvokeConfigBody>;
+
 /** Parses a JSON body against a schema; an empty body counts as `{}`. */
 export function parseJsonBody<T>(schema: z.ZodType<T>, body: unknown): T {
   let value: unknown = {};

@@ -10,7 +10,6 @@ export function refuseUnsupported(b: CreateFunctionBody | UpdateConfigBody): voi
     no('VpcConfig', 'functions have no network access, so leave SubnetIds and SecurityGroupIds empty');
   }
   if (b.Layers && b.Layers.length > 0) no('Layers', 'bundle the files into the deployment package');
-  if (b.DeadLetterConfig?.TargetArn) no('DeadLetterConfig', 'omit it');
   if (b.KMSKeyArn) no('KMSKeyArn', 'omit it: environment variables are stored unencrypted in the data dir');
   if (b.FileSystemConfigs && b.FileSystemConfigs.length > 0) no('FileSystemConfigs', 'omit them');
   if (b.ImageConfig !== undefined) no('ImageConfig', 'it applies to container images only');

@@ -3,11 +3,6 @@
 
 const table: ReadonlyArray<readonly [method: string, path: string, operation: string]> = [
   ['POST', '/2021-11-15/functions/{}/response-streaming-invocations', 'InvokeWithResponseStream'],
-  ['PUT', '/2019-09-25/functions/{}/event-invoke-config', 'PutFunctionEventInvokeConfig'],
-  ['POST', '/2019-09-25/functions/{}/event-invoke-config', 'UpdateFunctionEventInvokeConfig'],
-  ['GET', '/2019-09-25/functions/{}/event-invoke-config', 'GetFunctionEventInvokeConfig'],
-  ['DELETE', '/2019-09-25/functions/{}/event-invoke-config', 'DeleteFunctionEventInvokeConfig'],
-  ['GET', '/2019-09-25/functions/{}/event-invoke-config/list', 'ListFunctionEventInvokeConfigs'],
   ['POST', '/2015-03-31/functions/{}/policy', 'AddPermission'],
   ['GET', '/2015-03-31/functions/{}/policy', 'GetPolicy'],
   ['DELETE', '/2015-03-31/functions/{}/policy/{}', 'RemovePermission'],

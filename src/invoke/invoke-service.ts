@@ -149,12 +149,13 @@ export class InvokeService {
     };
   }
 
-  /** The name's record and timeout, for leasing events delivered to it; undefined when it does not exist. */
-  timeoutOf(name: string, qualifier: string | undefined): number | undefined {
+  /** The record an invocation of `name:qualifier` would run; undefined when either does not exist. */
+  recordOf(name: string, qualifier: string | undefined): FunctionRecord | VersionRecord | undefined {
     try {
-      return this.target(name, qualifier).config.timeout;
-    } catch {
-      return undefined;
+      return this.target(name, qualifier);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'ResourceNotFoundException') return undefined;
+      throw e;
     }
   }
 

@@ -41,6 +41,8 @@ const rolePattern = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-
 const rolePatternText = 'arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+';
 const handlerPattern = /^[^\s]+$/;
 const envKeyPattern = /^[a-zA-Z]([a-zA-Z0-9_])+$/;
+const deadLetterPattern = /^(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)$|^$/;
+const deadLetterPatternText = '(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()';
 
 /** Variables the runtime sets itself; Lambda refuses them in a function's configuration. */
 export const reservedEnvKeys: ReadonlySet<string> = new Set([
@@ -72,6 +74,7 @@ export interface ConfigFields {
   memorySize?: number | undefined;
   ephemeralStorage?: number | undefined;
   environment?: Record<string, string> | undefined;
+  deadLetterTargetArn?: string | undefined;
 }
 
 /** Field constraints (ValidationException), shared by CreateFunction and UpdateFunctionConfiguration. */
@@ -83,6 +86,7 @@ export function checkConfigFields(f: ConfigFields, v: Violations): void {
   v.range('timeout', f.timeout, limits.timeoutMin, limits.timeoutMax);
   v.range('memorySize', f.memorySize, limits.memoryMin, limits.memoryMax);
   v.range('ephemeralStorage.size', f.ephemeralStorage, limits.ephemeralMin, limits.ephemeralMax);
+  v.pattern('deadLetterConfig.targetArn', f.deadLetterTargetArn, deadLetterPattern, deadLetterPatternText);
   if (f.environment) {
     const bad = Object.keys(f.environment).filter((k) => !envKeyPattern.test(k));
     if (bad.length > 0) {

@@ -45,6 +45,12 @@ export interface FunctionConfig {
   readonly ephemeralStorage: number;
   readonly environment: Readonly<Record<string, string>>;
   readonly architecture: 'x86_64';
+  /**
+   * DeadLetterConfig.TargetArn: where an asynchronous event goes after its last failed attempt. Lambda
+   * takes an SQS queue or SNS topic; Kiln a function of its own region and account (see destination-arn.ts).
+   * Absent when none is configured. Part of the configuration, so published versions keep their own.
+   */
+  readonly deadLetterTargetArn?: string;
 }
 
 export interface CodeRef {

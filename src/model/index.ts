@@ -4,3 +4,5 @@ export * from './lambda-format.js';
 export * from './function-name.js';
 export * from './function-rules.js';
 export * from './version.js';
+export * from './destination-arn.js';
+export * from './event-invoke-config.js';

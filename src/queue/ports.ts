@@ -92,6 +92,8 @@ export interface EventQueue {
   releaseLeases(now: number): number;
   stats(now: number): QueueStats;
   status(id: string): EventStatus | undefined;
+  /** The function's most recently finished events, newest first (as long as outcomes are kept). */
+  recent(functionName: string, limit: number): EventStatus[];
   /** Called after every commit that may have made an event visible. */
   onChange(listener: () => void): void;
   /** Waits for pending commits, then closes. */

@@ -1,5 +1,11 @@
 // The storage ports. Backends live beside this file (sqlite/, files/); only src/app/ picks one.
-import type { AliasRecord, CodeRef, FunctionRecord, VersionRecord } from '../model/index.js';
+import type {
+  AliasRecord,
+  CodeRef,
+  EventInvokeConfigRecord,
+  FunctionRecord,
+  VersionRecord,
+} from '../model/index.js';
 
 export interface ListPage<T> {
   readonly items: readonly T[];
@@ -27,7 +33,10 @@ export interface MetadataStore {
    * returns false when it does not (the caller answers PreconditionFailed or NotFound).
    */
   replace(record: FunctionRecord, expectedRevisionId: string): boolean;
-  /** Deletes the function with its versions, aliases, concurrency and provisioned concurrency; returns the record, or undefined when absent. */
+  /**
+   * Deletes the function with its versions, aliases, concurrency, provisioned concurrency and event invoke
+   * configs; returns the record, or undefined when absent.
+   */
   delete(name: string): FunctionRecord | undefined;
   list(maxItems: number, marker?: string): ListPage<FunctionRecord>;
   /**
@@ -46,7 +55,7 @@ export interface MetadataStore {
   /** Versions in ascending number after `afterVersion` (0 for the first page). */
   listVersions(name: string, afterVersion: number, limit: number): VersionRecord[];
   /**
-   * Deletes one version (and its provisioned concurrency) unless an alias routes to it: then nothing
+   * Deletes one version (and its provisioned concurrency and event invoke config) unless an alias routes to it: then nothing
    * changes and the aliases' names come back.
    */
   deleteVersion(name: string, version: string): { deleted?: VersionRecord; referencedBy: string[] };
@@ -55,7 +64,7 @@ export interface MetadataStore {
   createAlias(alias: AliasRecord): boolean;
   /** Replaces an alias if its RevisionId equals `expectedRevisionId`. */
   replaceAlias(alias: AliasRecord, expectedRevisionId: string): boolean;
-  /** Deletes an alias and its provisioned concurrency. */
+  /** Deletes an alias with its provisioned concurrency and event invoke config. */
   deleteAlias(functionName: string, alias: string): boolean;
   /** Aliases by name after `afterName`, optionally only those routing to `functionVersion`. */
   listAliases(
@@ -76,6 +85,17 @@ export interface MetadataStore {
   deleteProvisioned(name: string, qualifier: string): boolean;
   /** One function's configurations by qualifier, or (no name) every function's. */
   listProvisioned(name?: string): ProvisionedConcurrencyRecord[];
+  /** The asynchronous invocation settings of `$LATEST`, a version number or an alias name. */
+  getEventInvokeConfig(name: string, qualifier: string): EventInvokeConfigRecord | undefined;
+  /**
+   * Creates or replaces (all settings at once) a configuration; false when the function is gone, or the
+   * version or alias its qualifier names.
+   */
+  putEventInvokeConfig(record: EventInvokeConfigRecord): boolean;
+  /** False when there was no such configuration. */
+  deleteEventInvokeConfig(name: string, qualifier: string): boolean;
+  /** One function's configurations: `$LATEST`, then versions by number, then aliases by name. */
+  listEventInvokeConfigs(name: string): EventInvokeConfigRecord[];
   /** Hex sha256 of every code package some record (`$LATEST` or a version) still points at. */
   referencedCode(): Set<string>;
   usage(): { functionCount: number; totalCodeSize: number };

@@ -9,6 +9,8 @@ import {
   InvokeAsyncCommand,
   InvokeCommand,
   PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
+  UpdateFunctionConfigurationCommand,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { advanceAsyncClock, asyncEvent, queueView, untilEvent, untilQueue } from '../support/async.js';
@@ -26,7 +28,40 @@ exports.handler = async (event, context) => {
 };
 `;
 
+/** A destination: keeps the parts of the invocation record it got (outcomes keep 1 KB of an answer). */
+const collector = `
+exports.handler = async (r) => ({
+  version: r.version,
+  requestContext: r.requestContext,
+  requestPayload: r.requestPayload,
+  responseContext: r.responseContext,
+  error: r.responsePayload && r.responsePayload.errorMessage,
+  answer: r.responsePayload && r.responsePayload.event,
+  raw: r.requestContext ? undefined : r,
+});
+`;
+
 const env = { KILN_TEST_ASYNC_CLOCK: '1' };
+const fnArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+
+/** The function's finished events, newest first, from Kiln's visibility API. */
+async function finished(
+  endpoint: string,
+  name: string,
+): Promise<Array<{ Condition: string; Detail: string }>> {
+  const r = await fetch(`${endpoint}/_kiln/async/events?FunctionName=${name}`);
+  return ((await r.json()) as { Events: Array<{ Condition: string; Detail: string }> }).Events;
+}
+
+async function untilFinished(endpoint: string, name: string, n: number) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const events = await finished(endpoint, name);
+    if (events.length >= n) return events;
+    if (Date.now() > deadline) throw new Error(`${name} finished only ${events.length} events`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 describe('async invocation (Event)', () => {
   let kiln: KilnProcess;
@@ -238,6 +273,75 @@ describe('async invocation (Event)', () => {
       await k.stop();
       removeDir(k.dataDir);
     }
+  });
+
+  it('delivers Lambda invocation records to on-success and on-failure destinations, and the event to the DLQ', async () => {
+    for (const name of ['ok-dest', 'fail-dest', 'dlq']) {
+      await lambda.send(nodeFunction(name, await nodeZip(collector)));
+    }
+    await lambda.send(nodeFunction('routed', await nodeZip(recorder)));
+    await lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: 'routed',
+        MaximumRetryAttempts: 1,
+        DestinationConfig: {
+          OnSuccess: { Destination: fnArn('ok-dest') },
+          OnFailure: { Destination: fnArn('fail-dest') },
+        },
+      }),
+    );
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'routed',
+        DeadLetterConfig: { TargetArn: fnArn('dlq') },
+      }),
+    );
+
+    const good = await event({ good: 1 }, 'routed');
+    const [success] = await untilFinished(kiln.endpoint, 'ok-dest', 1);
+    assert.equal(success?.Condition, 'Success');
+    const okRecord = JSON.parse(success?.Detail ?? '{}');
+    assert.deepEqual(okRecord, {
+      version: '1.0',
+      requestContext: {
+        requestId: good,
+        functionArn: `${fnArn('routed')}:$LATEST`,
+        condition: 'Success',
+        approximateInvokeCount: 1,
+      },
+      requestPayload: { good: 1 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST' },
+      answer: { good: 1 },
+    });
+
+    const bad = await event({ fail: true, bad: 2 }, 'routed');
+    await untilEvent(kiln.endpoint, bad, (e) => e.Attempts === 1 && e.State === 'queued');
+    await advanceAsyncClock(kiln.endpoint, 60_000);
+    const done = await untilEvent(kiln.endpoint, bad, (e) => e.State === 'done');
+    assert.equal(done.Condition, 'RetriesExhausted');
+    assert.equal(done.Attempts, 2, 'MaximumRetryAttempts 1: one retry');
+    const [failure] = await untilFinished(kiln.endpoint, 'fail-dest', 1);
+    const failRecord = JSON.parse(failure?.Detail ?? '{}');
+    assert.deepEqual(failRecord.requestContext, {
+      requestId: bad,
+      functionArn: `${fnArn('routed')}:$LATEST`,
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: 2,
+    });
+    assert.deepEqual(failRecord.requestPayload, { fail: true, bad: 2 });
+    assert.deepEqual(failRecord.responseContext, {
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      functionError: 'Unhandled',
+    });
+    assert.equal(failRecord.error, 'asked to fail');
+    const [dead] = await untilFinished(kiln.endpoint, 'dlq', 1);
+    assert.deepEqual(
+      JSON.parse(dead?.Detail ?? '{}').raw,
+      { fail: true, bad: 2 },
+      'the DLQ gets the event itself',
+    );
+    assert.equal((await finished(kiln.endpoint, 'ok-dest')).length, 1, 'no success record for a failure');
   });
 
   it('drops events of a deleted function with the reason', async () => {

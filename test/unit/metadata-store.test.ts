@@ -1,4 +1,5 @@
-// The SQLite metadata store: migration from schema 1, versions, aliases and reserved concurrency.
+// The SQLite metadata store: migrations from schemas 1 and 3, versions, aliases, reserved and provisioned
+// concurrency, event invoke configs.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,13 +61,14 @@ describe('SqliteMetadataStore', () => {
     store.close();
 
     const check = new Database(file, { readonly: true });
-    assert.equal(check.pragma('user_version', { simple: true }), 3);
+    assert.equal(check.pragma('user_version', { simple: true }), 4);
     const tables = check
       .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((t) => t.name);
     assert.deepEqual(tables, [
       'aliases',
+      'event_invoke_config',
       'function_concurrency',
       'functions',
       'provisioned_concurrency',
@@ -191,6 +193,130 @@ describe('SqliteMetadataStore', () => {
     store.putProvisioned(pc('7', 1));
     store.delete('f');
     assert.deepEqual(store.listProvisioned(), []);
+    store.close();
+  });
+
+  it('migrates a schema 3 database in place, keeping its rows, and then stores event invoke configs', () => {
+    const file = freshFile();
+    // Build a real schema 3 database through the schema 1 -> 3 migrations of an older Kiln.
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE functions (name TEXT PRIMARY KEY, record TEXT NOT NULL, code_sha256 TEXT NOT NULL,
+        code_size INTEGER NOT NULL, revision_id TEXT NOT NULL, last_version INTEGER NOT NULL DEFAULT 0) STRICT;
+      CREATE TABLE versions (name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        version INTEGER NOT NULL, record TEXT NOT NULL, code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL,
+        revision_id TEXT NOT NULL, PRIMARY KEY (name, version)) STRICT;
+      CREATE INDEX versions_code ON versions(code_sha256);
+      CREATE TABLE aliases (name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        alias TEXT NOT NULL, function_version TEXT NOT NULL, additional_version TEXT, routing TEXT NOT NULL,
+        description TEXT NOT NULL, revision_id TEXT NOT NULL, PRIMARY KEY (name, alias)) STRICT;
+      CREATE TABLE function_concurrency (name TEXT PRIMARY KEY REFERENCES functions(name) ON DELETE CASCADE,
+        reserved INTEGER NOT NULL) STRICT;
+      CREATE TABLE provisioned_concurrency (name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+        qualifier TEXT NOT NULL, requested INTEGER NOT NULL, last_modified INTEGER NOT NULL,
+        PRIMARY KEY (name, qualifier)) STRICT;
+      PRAGMA user_version = 3;`);
+    const kept = record('old', 'c'.repeat(64));
+    old
+      .prepare('INSERT INTO functions VALUES (?, ?, ?, ?, ?, 1)')
+      .run('old', JSON.stringify(kept), kept.code.sha256Hex, 10, kept.revisionId);
+    old
+      .prepare('INSERT INTO versions VALUES (?, 1, ?, ?, 10, ?)')
+      .run('old', JSON.stringify(snapshot(kept, '1')), kept.code.sha256Hex, 'v1');
+    old.prepare("INSERT INTO aliases VALUES ('old', 'live', '1', NULL, '{}', '', 'a1')").run();
+    old.prepare("INSERT INTO function_concurrency VALUES ('old', 7)").run();
+    old.prepare("INSERT INTO provisioned_concurrency VALUES ('old', 'live', 2, 9)").run();
+    old.close();
+
+    const store = new SqliteMetadataStore(file, arnOf);
+    assert.deepEqual(store.get('old'), kept);
+    assert.equal(store.getVersion('old', '1')?.revisionId, 'v1');
+    assert.equal(store.getAlias('old', 'live')?.functionVersion, '1');
+    assert.equal(store.getReservedConcurrency('old'), 7);
+    assert.equal(store.getProvisioned('old', 'live')?.requested, 2);
+    assert.deepEqual(store.listEventInvokeConfigs('old'), []);
+    const config = { functionName: 'old', qualifier: 'live', maximumRetryAttempts: 0, lastModified: 3 };
+    assert.equal(store.putEventInvokeConfig(config), true);
+    store.close();
+
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), 4);
+    check.close();
+    const again = new SqliteMetadataStore(file, arnOf);
+    assert.deepEqual(again.getEventInvokeConfig('old', 'live'), config, 'survives a reopen');
+    again.close();
+  });
+
+  it('stores event invoke configs per qualifier, and deletes them with their version, alias or function', () => {
+    const store = new SqliteMetadataStore(freshFile(), arnOf);
+    const f = record('f', 'e'.repeat(64));
+    store.create(f);
+    for (let i = 0; i < 10; i++) store.publishVersion('f', f.revisionId, snapshot);
+    store.createAlias({
+      functionName: 'f',
+      name: 'live',
+      functionVersion: '1',
+      description: '',
+      weights: {},
+      revisionId: 'a1',
+    });
+    const full = {
+      functionName: 'f',
+      qualifier: '$LATEST',
+      maximumRetryAttempts: 1,
+      maximumEventAgeInSeconds: 60,
+      onSuccess: 'arn:aws:lambda:us-east-1:000000000000:function:ok',
+      onFailure: 'arn:aws:lambda:us-east-1:000000000000:function:bad:live',
+      lastModified: 11,
+    };
+    assert.equal(store.putEventInvokeConfig(full), true);
+    assert.deepEqual(store.getEventInvokeConfig('f', '$LATEST'), full);
+    // A Put replaces every setting: what it leaves out comes back absent, not as the old value.
+    const sparse = { functionName: 'f', qualifier: '$LATEST', maximumRetryAttempts: 0, lastModified: 12 };
+    assert.equal(store.putEventInvokeConfig(sparse), true);
+    assert.deepEqual(store.getEventInvokeConfig('f', '$LATEST'), sparse);
+
+    const at = (qualifier: string) => ({
+      functionName: 'f',
+      qualifier,
+      maximumRetryAttempts: 2,
+      lastModified: 1,
+    });
+    for (const q of ['live', '10', '2', '1']) assert.equal(store.putEventInvokeConfig(at(q)), true, q);
+    assert.equal(store.putEventInvokeConfig(at('11')), false, 'no version 11');
+    assert.equal(store.putEventInvokeConfig(at('gone')), false, 'no alias gone');
+    assert.equal(store.putEventInvokeConfig({ ...at('$LATEST'), functionName: 'ghost' }), false);
+    assert.deepEqual(
+      store.listEventInvokeConfigs('f').map((c) => c.qualifier),
+      ['$LATEST', '1', '2', '10', 'live'],
+    );
+    assert.equal(store.getEventInvokeConfig('f', 'gone'), undefined);
+
+    assert.equal(store.deleteEventInvokeConfig('f', '10'), true);
+    assert.equal(store.deleteEventInvokeConfig('f', '10'), false, 'already gone');
+    assert.equal(store.deleteAlias('f', 'live'), true);
+    assert.equal(store.getEventInvokeConfig('f', 'live'), undefined, 'went with its alias');
+    assert.equal(store.deleteVersion('f', '2').deleted?.version, '2');
+    assert.equal(store.getEventInvokeConfig('f', '2'), undefined, 'went with its version');
+    // A version an alias routes to is kept, and so is its configuration.
+    store.createAlias({
+      functionName: 'f',
+      name: 'pin',
+      functionVersion: '1',
+      description: '',
+      weights: {},
+      revisionId: 'a2',
+    });
+    assert.deepEqual(store.deleteVersion('f', '1').referencedBy, ['pin']);
+    assert.ok(store.getEventInvokeConfig('f', '1'));
+    assert.deepEqual(
+      store.listEventInvokeConfigs('f').map((c) => c.qualifier),
+      ['$LATEST', '1'],
+    );
+    store.delete('f');
+    assert.deepEqual(store.listEventInvokeConfigs('f'), [], 'went with the function');
+    store.create(record('f', 'e'.repeat(64), 'r2'));
+    assert.equal(store.getEventInvokeConfig('f', '$LATEST'), undefined, 'a new function starts bare');
     store.close();
   });
 });

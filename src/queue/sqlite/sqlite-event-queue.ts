@@ -106,6 +106,9 @@ export class SqliteEventQueue implements EventQueue {
       dropped: db.prepare<[], { condition: string; count: number }>('SELECT condition, count FROM dropped'),
       eventById: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
       outcomeById: db.prepare<[string], OutcomeRow>('SELECT * FROM outcomes WHERE id = ?'),
+      recent: db.prepare<[string, number], OutcomeRow>(
+        'SELECT * FROM outcomes WHERE function_name = ? ORDER BY finished_at DESC, rowid DESC LIMIT ?',
+      ),
       pruneOld: db.prepare<[number]>('DELETE FROM outcomes WHERE finished_at < ?'),
       pruneExcess: db.prepare<[number]>(
         `DELETE FROM outcomes WHERE id IN
@@ -221,18 +224,11 @@ export class SqliteEventQueue implements EventQueue {
       };
     }
     const o = this.s.outcomeById.get(id);
-    if (!o) return undefined;
-    return {
-      id,
-      functionName: o.function_name,
-      qualifier: o.qualifier ?? undefined,
-      state: 'done',
-      attempts: o.attempts,
-      enqueuedAt: o.enqueued_at,
-      condition: o.condition,
-      detail: o.detail,
-      finishedAt: o.finished_at,
-    };
+    return o && outcomeStatus(o);
+  }
+
+  recent(functionName: string, limit: number): EventStatus[] {
+    return this.s.recent.all(functionName, limit).map(outcomeStatus);
   }
 
   onChange(listener: () => void): void {
@@ -253,4 +249,18 @@ export class SqliteEventQueue implements EventQueue {
   private notify(): void {
     for (const l of this.listeners) l();
   }
+}
+
+function outcomeStatus(o: OutcomeRow): EventStatus {
+  return {
+    id: o.id,
+    functionName: o.function_name,
+    qualifier: o.qualifier ?? undefined,
+    state: 'done',
+    attempts: o.attempts,
+    enqueuedAt: o.enqueued_at,
+    condition: o.condition,
+    detail: o.detail,
+    finishedAt: o.finished_at,
+  };
 }

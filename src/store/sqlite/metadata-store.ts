@@ -5,11 +5,13 @@ import {
   ApiError,
   notFound,
   type AliasRecord,
+  type EventInvokeConfigRecord,
   type FunctionRecord,
   type VersionRecord,
 } from '../../model/index.js';
 import type { ListPage, MetadataStore, ProvisionedConcurrencyRecord } from '../ports.js';
 import { AliasTable } from './alias-table.js';
+import { EventInvokeConfigTable } from './event-invoke-config-table.js';
 import { ProvisionedTable } from './provisioned-table.js';
 import { migrate } from './schema.js';
 
@@ -18,6 +20,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly stmts;
   private readonly aliases: AliasTable;
   private readonly provisioned: ProvisionedTable;
+  private readonly eventInvoke: EventInvokeConfigTable;
 
   constructor(
     file: string,
@@ -32,6 +35,7 @@ export class SqliteMetadataStore implements MetadataStore {
     migrate(this.db);
     this.aliases = new AliasTable(this.db, arnOf);
     this.provisioned = new ProvisionedTable(this.db);
+    this.eventInvoke = new EventInvokeConfigTable(this.db);
     this.stmts = {
       get: this.db.prepare<[string], { record: string }>('SELECT record FROM functions WHERE name = ?'),
       insert: this.db.prepare(
@@ -101,7 +105,10 @@ export class SqliteMetadataStore implements MetadataStore {
       const referencedBy = this.aliases.routingTo(name, version);
       if (referencedBy.length > 0) return { referencedBy };
       const row = this.stmts.deleteVersion.get(name, Number(version));
-      if (row) this.provisioned.delete(name, version);
+      if (row) {
+        this.provisioned.delete(name, version);
+        this.eventInvoke.delete(name, version);
+      }
       return row ? { deleted: JSON.parse(row.record) as VersionRecord, referencedBy } : { referencedBy };
     });
   }
@@ -111,6 +118,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly deleteAliasTx = (name: string, alias: string): boolean =>
     this.db.transaction(() => {
       this.provisioned.delete(name, alias);
+      this.eventInvoke.delete(name, alias);
       return this.aliases.delete(name, alias);
     })();
 
@@ -249,6 +257,22 @@ export class SqliteMetadataStore implements MetadataStore {
 
   listProvisioned(name?: string): ProvisionedConcurrencyRecord[] {
     return this.provisioned.list(name);
+  }
+
+  getEventInvokeConfig(name: string, qualifier: string): EventInvokeConfigRecord | undefined {
+    return this.eventInvoke.get(name, qualifier);
+  }
+
+  putEventInvokeConfig(record: EventInvokeConfigRecord): boolean {
+    return this.eventInvoke.put(record);
+  }
+
+  deleteEventInvokeConfig(name: string, qualifier: string): boolean {
+    return this.eventInvoke.delete(name, qualifier);
+  }
+
+  listEventInvokeConfigs(name: string): EventInvokeConfigRecord[] {
+    return this.eventInvoke.list(name);
   }
 
   referencedCode(): Set<string> {

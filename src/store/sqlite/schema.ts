@@ -2,7 +2,7 @@
 // `user_version` bump, so a crash leaves the database at the old version or the new one.
 import type Database from 'better-sqlite3';
 
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 const v1 = `
   CREATE TABLE functions (
@@ -53,7 +53,22 @@ const v3 = `
     PRIMARY KEY (name, qualifier)
   ) STRICT;`;
 
-const migrations: ReadonlyArray<string> = [v1, v2, v3];
+// Asynchronous invocation settings per function and qualifier ($LATEST, version or alias); NULL is a
+// setting left out. Rows go with their function (cascade), and with their version or alias (deleted in
+// the same transaction by the store), as provisioned concurrency does.
+const v4 = `
+  CREATE TABLE event_invoke_config (
+    name TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    qualifier TEXT NOT NULL,
+    maximum_retry_attempts INTEGER,
+    maximum_event_age INTEGER,
+    on_success TEXT,
+    on_failure TEXT,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (name, qualifier)
+  ) STRICT;`;
+
+const migrations: ReadonlyArray<string> = [v1, v2, v3, v4];
 
 export function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
