@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   DeleteFunctionConcurrencyCommand,
+  CreateAliasCommand,
   InvokeAsyncCommand,
+  PublishVersionCommand,
   InvokeCommand,
   PutFunctionConcurrencyCommand,
   PutFunctionEventInvokeConfigCommand,
@@ -342,6 +344,34 @@ describe('async invocation (Event)', () => {
       'the DLQ gets the event itself',
     );
     assert.equal((await finished(kiln.endpoint, 'ok-dest')).length, 1, 'no success record for a failure');
+  });
+
+  it("applies the invoked alias's own settings and names the alias in the record", async () => {
+    await lambda.send(nodeFunction('aliased', await nodeZip(recorder)));
+    const v = await lambda.send(new PublishVersionCommand({ FunctionName: 'aliased' }));
+    await lambda.send(
+      new CreateAliasCommand({ FunctionName: 'aliased', Name: 'live', FunctionVersion: v.Version ?? '1' }),
+    );
+    await lambda.send(nodeFunction('alias-dest', await nodeZip(collector)));
+    await lambda.send(
+      new PutFunctionEventInvokeConfigCommand({
+        FunctionName: 'aliased',
+        Qualifier: 'live',
+        MaximumRetryAttempts: 0,
+        DestinationConfig: { OnFailure: { Destination: fnArn('alias-dest') } },
+      }),
+    );
+    // Through the alias: no retry, straight to the alias's destination.
+    const viaAlias = await event({ fail: true }, 'aliased', 'live');
+    const done = await untilEvent(kiln.endpoint, viaAlias, (e) => e.State === 'done');
+    assert.deepEqual([done.Condition, done.Attempts], ['RetriesExhausted', 1]);
+    const [record] = await untilFinished(kiln.endpoint, 'alias-dest', 1);
+    const r = JSON.parse(record?.Detail ?? '{}');
+    assert.equal(r.requestContext.functionArn, `${fnArn('aliased')}:live`);
+    assert.equal(r.responseContext.executedVersion, v.Version);
+    // Unqualified: $LATEST has no configuration, so Lambda's default of two retries applies.
+    const unqualified = await event({ fail: true }, 'aliased');
+    await untilEvent(kiln.endpoint, unqualified, (e) => e.State === 'queued' && e.Attempts === 1);
   });
 
   it('drops events of a deleted function with the reason', async () => {
