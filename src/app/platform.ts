@@ -1,6 +1,6 @@
 // The composition root: picks the concrete backends and wires every role into one process.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -77,6 +77,8 @@ export async function startPlatform({
   });
   await driver.check();
   await driver.cleanupOrphans();
+  // Runtime API sockets of environments a killed run left behind; every environment makes its own anew.
+  rmSync(join(config.dataDir, 'environments'), { recursive: true, force: true });
 
   const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n, q) =>
     functionArn(account, n, q),

@@ -31,6 +31,8 @@ export interface KilnProcess {
   readonly endpoint: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The cgroup parent holding this instance's sandboxes (under each controller on cgroup v1). */
+  readonly cgroupParent: string;
   readonly child: ChildProcess;
   /** Everything the process printed so far. */
   output(): string;
@@ -102,6 +104,7 @@ export async function startKiln(opts: StartOptions = {}): Promise<KilnProcess> {
     endpoint: `http://127.0.0.1:${port}`,
     port,
     dataDir,
+    cgroupParent: opts.env?.KILN_CGROUP_PARENT ?? parent ?? 'kiln',
     child,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
