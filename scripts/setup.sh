@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: bubblewrap (function sandboxes), socat (Runtime API relay), the Debian AWS CLI
-# (the tests drive Kiln with it), zip (handy for packaging functions by hand).
-packages=(bubblewrap socat awscli zip)
+# System packages: bubblewrap (function sandboxes), socat (Runtime API relay), the Debian AWS CLI and
+# boto3 (the tests drive Kiln with them and check SigV4 against what they sign), zip (handy for
+# packaging functions by hand).
+packages=(bubblewrap socat awscli python3-boto3 zip)
 # The aws-lambda-ric test fixture (test/support/ric-fixture.ts) compiles libcurl, aws-lambda-cpp and a
 # Node addon when npm installs it, which needs these.
 packages+=(autoconf automake libtool make cmake g++ python3)

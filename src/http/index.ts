@@ -1,2 +1,3 @@
 export { createHttpServer, sendApiError } from './server.js';
 export type { HttpServerOptions } from './server.js';
+export { verifySigV4, type SigV4Expectation, type SigV4Result, type SignedRequest } from './sigv4.js';
