@@ -4,3 +4,4 @@ export * from './lambda-format.js';
 export * from './function-name.js';
 export * from './function-rules.js';
 export * from './version.js';
+export * from './json-errors.js';
