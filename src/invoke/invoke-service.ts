@@ -29,9 +29,28 @@ export interface InvokeServiceDeps {
   readonly random?: () => number;
   /** Account and reserved concurrency; a slot is held for the whole invocation. */
   readonly concurrency: ConcurrencyLimiter;
+  /** Told about every invocation that ran or was throttled (metrics). */
+  readonly observer?: InvocationObserver;
+}
+
+/** What InvokeService reports about invocations; implemented by the composition root (metrics). */
+export interface InvocationObserver {
+  finished(r: {
+    readonly functionName: string;
+    readonly durationMs: number;
+    readonly initDurationMs?: number;
+    readonly coldStart: boolean;
+    readonly functionError: boolean;
+  }): void;
+  throttled(functionName: string): void;
 }
 
 export interface InvokeInput {
+  /**
+   * The API request's id (Fastify's, in every platform log line of the request); it becomes the
+   * invocation's request id, as Lambda's x-amzn-RequestId of Invoke is the function's awsRequestId.
+   */
+  readonly requestId?: string;
   readonly functionName: string;
   readonly qualifier: string | undefined;
   readonly invocationType: string | undefined;
@@ -71,7 +90,7 @@ export class InvokeService {
       throw validationError('logType', logType, 'Member must satisfy enum value set: [Tail, None]');
     }
     const record = this.target(ref.name, ref.qualifier);
-    const requestId = newId();
+    const requestId = input.requestId ?? newId();
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
     if (type === 'Event') {
       throw new ApiError(
@@ -84,7 +103,13 @@ export class InvokeService {
     checkJson(payload);
 
     const spec = toSpec(record, this.d.account);
-    const release = this.d.concurrency.acquire(ref.name, this.d.metadata.getReservedConcurrency(ref.name));
+    let release: () => void;
+    try {
+      release = this.d.concurrency.acquire(ref.name, this.d.metadata.getReservedConcurrency(ref.name));
+    } catch (err) {
+      this.throttled(ref.name, err);
+      throw err;
+    }
     const now = this.d.clock.now();
     let result;
     try {
@@ -96,16 +121,45 @@ export class InvokeService {
         traceId: traceId(now),
         ...(clientContext !== undefined ? { clientContext } : {}),
       });
+    } catch (err) {
+      this.throttled(ref.name, err);
+      throw err;
     } finally {
       release();
     }
+    const functionError = result.outcome.kind === 'error';
+    this.d.observer?.finished({
+      functionName: ref.name,
+      durationMs: result.durationMs,
+      ...(result.initDurationMs !== undefined ? { initDurationMs: result.initDurationMs } : {}),
+      coldStart: result.coldStart,
+      functionError,
+    });
+    this.d.log.debug(
+      {
+        reqId: requestId,
+        function: ref.name,
+        version: spec.version,
+        env: result.environmentId,
+        coldStart: result.coldStart,
+        durationMs: Math.round(result.durationMs * 100) / 100,
+        functionError,
+      },
+      'invocation finished',
+    );
     const headers: Record<string, string> = {
       'X-Amz-Executed-Version': spec.version,
       'Content-Type': 'application/json',
     };
-    if (result.outcome.kind === 'error') headers['X-Amz-Function-Error'] = 'Unhandled';
+    if (functionError) headers['X-Amz-Function-Error'] = 'Unhandled';
     if (logType === 'Tail') headers['X-Amz-Log-Result'] = result.logTail;
     return { status: 200, requestId, headers, body: result.outcome.payload };
+  }
+
+  private throttled(functionName: string, err: unknown): void {
+    if (err instanceof ApiError && err.code === 'TooManyRequestsException') {
+      this.d.observer?.throttled(functionName);
+    }
   }
 
   /** The snapshot an invocation runs: `$LATEST`, a version, or (by the alias's weights) one of its versions. */
