@@ -14,10 +14,9 @@ import {
   registerProvisioned,
   type ProvisionedCapacity,
 } from '../control-plane/index.js';
-import { createHttpServer } from '../http/index.js';
+import { createHttpServer, registerJsonServices } from '../http/index.js';
 import { InvokeService, registerInvoke, toSpec } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
-import { MemoryLogSink } from '../observability/index.js';
 import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
 import { systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
@@ -25,6 +24,7 @@ import { SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
 import { Worker, type Driver, type FunctionSpec } from '../worker/index.js';
 import { registerIntrospection } from './introspection.js';
+import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -76,7 +76,9 @@ export async function startPlatform({
     functionArn(account, n, q),
   );
   const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
-  const sink = new MemoryLogSink();
+  // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
+  const obs = startObservability(config, log, clock);
+  const sink = obs.sink;
   const scaling = new ScalingRateLimiter({ clock, perWindow: config.scalingRate, windowMs: 10_000 });
   const admitNewEnvironment = (spec: FunctionSpec): void =>
     scaling.admit(spec.functionName, metadata.getReservedConcurrency(spec.functionName) !== undefined);
@@ -146,8 +148,15 @@ export async function startPlatform({
   });
   registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
   registerProvisioned(http, provisioned);
-  registerInvoke(http, new InvokeService({ account, metadata, fleet, clock, log, concurrency }));
+  registerInvoke(
+    http,
+    new InvokeService({ account, metadata, fleet, clock, log, concurrency, observer: obs.invocations }),
+  );
   registerIntrospection(http, fleet);
+  // POST / with X-Amz-Target: the AWS JSON protocol services (CloudWatch Logs; SQS joins this list).
+  registerJsonServices(http, [obs.logsApi]);
+  registerMetricsRoute(http, obs.metrics);
+  watchFleet(obs.metrics, fleet);
   // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
   provisioned.restoreAll();
   await http.listen({ host: config.host, port: config.port });
@@ -159,6 +168,8 @@ export async function startPlatform({
     endpoint: `http://${shownHost}:${port}`,
     async close() {
       await Promise.all([http.close(), fleet.close(shutdownGraceMs)]);
+      // After the environments stopped: their last lines are in the buffer.
+      obs.close();
       metadata.close();
     },
   };

@@ -36,6 +36,15 @@ export interface Config {
   readonly accountConcurrency: number;
   /** New execution environments one function may start per 10 s (Lambda: 1,000). */
   readonly scalingRate: number;
+  /** Function logs in data-dir/logs.db: kept this long, and at most this many bytes per function. */
+  readonly logRetentionMs: number;
+  readonly logMaxBytesPerFunction: number;
+  /** Log events waiting to be written, in bytes of memory; past it new events are dropped and counted. */
+  readonly logBufferBytes: number;
+  /** How often events past the retention age are deleted. */
+  readonly logSweepIntervalMs: number;
+  /** Distinct function names used as metric labels; the rest are counted as `_other_`. */
+  readonly metricsMaxFunctions: number;
 }
 
 export interface Flags {
@@ -61,6 +70,14 @@ const schema = z.object({
   sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
   accountConcurrency: z.coerce.number().int().min(1),
   scalingRate: z.coerce.number().int().min(1),
+  logRetentionMs: z.coerce.number().int().min(1),
+  logMaxBytesPerFunction: z.coerce.number().int().min(1024),
+  logBufferBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024),
+  logSweepIntervalMs: z.coerce.number().int().min(1000),
+  metricsMaxFunctions: z.coerce.number().int().min(1).max(100_000),
 });
 
 export class ConfigError extends Error {}
@@ -83,6 +100,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
     accountConcurrency: env.KILN_ACCOUNT_CONCURRENCY ?? '1000',
     scalingRate: env.KILN_SCALING_RATE ?? '1000',
+    logRetentionMs: env.KILN_LOG_RETENTION_MS ?? String(30 * 24 * 60 * 60 * 1000),
+    logMaxBytesPerFunction: env.KILN_LOG_MAX_BYTES_PER_FUNCTION ?? String(1024 * 1024 * 1024),
+    logBufferBytes: env.KILN_LOG_BUFFER_BYTES ?? String(16 * 1024 * 1024),
+    logSweepIntervalMs: env.KILN_LOG_SWEEP_INTERVAL_MS ?? String(60 * 1000),
+    metricsMaxFunctions: env.KILN_METRICS_MAX_FUNCTIONS ?? '200',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
