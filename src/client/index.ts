@@ -12,3 +12,10 @@ export {
   type GetFunctionResponse,
 } from './kiln-client.js';
 export { zipDirectory } from './zip-directory.js';
+export {
+  KilnLogs,
+  logGroupOf,
+  type FollowOptions,
+  type LogLine,
+  type ReadLogsOptions,
+} from './logs-client.js';
