@@ -21,6 +21,11 @@ export interface BufferedLogSinkOptions {
 
 /** Memory an event costs in the queue beyond its message: object headers, the group and stream refs. */
 const entryOverhead = 96;
+/** Events per transaction: large enough to amortise the commit, small enough to hold the loop briefly. */
+const maxBatch = 2000;
+
+/** UTF-16 length is what the string holds in memory; close enough to bound it. */
+const cost = (message: string): number => message.length * 2 + entryOverhead;
 
 export class BufferedLogSink implements LogSink {
   private queue: LogEntry[] = [];
@@ -41,15 +46,14 @@ export class BufferedLogSink implements LogSink {
   }
 
   append(group: string, stream: string, event: LogEvent): void {
-    // UTF-16 length is what the string holds in memory; close enough to bound it.
-    const cost = event.message.length * 2 + entryOverhead;
-    if (this.closed || this.queuedBytes + cost > this.o.maxBufferBytes) {
+    const size = cost(event.message);
+    if (this.closed || this.queuedBytes + size > this.o.maxBufferBytes) {
       this.dropped++;
       this.droppedSinceWarn++;
       return;
     }
     this.queue.push({ group, stream, event });
-    this.queuedBytes += cost;
+    this.queuedBytes += size;
     // Past half the queue, write at the next turn of the event loop instead of waiting the delay.
     if (this.queuedBytes > this.o.maxBufferBytes / 2) this.schedule(0);
     else this.schedule(this.o.flushDelayMs);
@@ -57,19 +61,25 @@ export class BufferedLogSink implements LogSink {
 
   /** Writes everything queued now (the read API calls this first, so readers see their own writes). */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.droppedSinceWarn > 0) {
-      this.o.log.warn(
-        { dropped: this.droppedSinceWarn },
-        'log events dropped: functions log faster than logs.db takes them (raise KILN_LOG_BUFFER_BYTES)',
-      );
-      this.droppedSinceWarn = 0;
-    }
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.clearTimer();
+    this.warnDropped();
+    while (this.queue.length > 0) this.writeBatch();
+  }
+
+  /**
+   * The timer's flush: one batch per turn of the event loop, so a deep queue (a log flood) is written
+   * in slices and HTTP requests are served between them.
+   */
+  private flushSome(): void {
+    this.clearTimer();
+    this.warnDropped();
+    this.writeBatch();
+    if (this.queue.length > 0) this.schedule(0);
+  }
+
+  private writeBatch(): void {
+    const batch = this.queue.splice(0, maxBatch);
+    for (const e of batch) this.queuedBytes -= cost(e.event.message);
     try {
       this.o.writer.write(batch);
       this.written += batch.length;
@@ -77,6 +87,21 @@ export class BufferedLogSink implements LogSink {
       this.dropped += batch.length;
       this.o.log.error({ err, events: batch.length }, 'writing log events to logs.db failed; dropped them');
     }
+  }
+
+  private warnDropped(): void {
+    if (this.droppedSinceWarn === 0) return;
+    this.o.log.warn(
+      { dropped: this.droppedSinceWarn },
+      'log events dropped: functions log faster than logs.db takes them (raise KILN_LOG_BUFFER_BYTES)',
+    );
+    this.droppedSinceWarn = 0;
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.urgent = false;
   }
 
   /** Flushes and refuses later events (shutdown). */
@@ -90,7 +115,7 @@ export class BufferedLogSink implements LogSink {
     if (this.timer && (delayMs > 0 || this.urgent)) return;
     if (this.timer) clearTimeout(this.timer);
     this.urgent = delayMs === 0;
-    this.timer = setTimeout(() => this.flush(), delayMs);
+    this.timer = setTimeout(() => this.flushSome(), delayMs);
     this.timer.unref();
   }
 }

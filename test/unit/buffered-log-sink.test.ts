@@ -84,6 +84,24 @@ describe('BufferedLogSink', () => {
     sink.close();
   });
 
+  it('writes a deep queue in transactions of bounded size', () => {
+    const writer = new RecordingWriter();
+    const sink = new BufferedLogSink({
+      writer,
+      log: silentLogger(),
+      maxBufferBytes: 16 << 20,
+      flushDelayMs: 60_000,
+    });
+    for (let i = 0; i < 5000; i++) sink.append('/aws/lambda/a', 's', event(i));
+    sink.flush();
+    assert.deepEqual(
+      writer.batches.map((b) => b.length),
+      [2000, 2000, 1000],
+    );
+    assert.equal(sink.bufferedBytes, 0);
+    sink.close();
+  });
+
   it('counts a failed batch as dropped and keeps going', () => {
     const writer = new RecordingWriter();
     const sink = new BufferedLogSink({
