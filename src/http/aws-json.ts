@@ -1,7 +1,7 @@
 // The AWS JSON protocol edge: `POST /` with `X-Amz-Target: <Prefix>.<Operation>` and a JSON body, as
 // CloudWatch Logs (JSON 1.1) and SQS (JSON 1.0) speak it. Services register a target prefix and a
 // table of operations; this file owns body parsing, dispatch and the error shape.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { JsonServiceError } from '../model/index.js';
 
 /** One operation: takes the parsed JSON object, returns the JSON answer (validated by the service). */
@@ -28,10 +28,37 @@ export function sendJsonError(
     .send(JSON.stringify({ __type: err.code, message: err.message }));
 }
 
+/** JSON-protocol requests are small (CloudWatch Logs' largest, PutLogEvents, is 1 MB). */
+const defaultBodyLimit = 1024 * 1024 + 64 * 1024;
+
 /** Registers `POST /` dispatching on X-Amz-Target to the given services. */
-export function registerJsonServices(app: FastifyInstance, services: readonly JsonService[]): void {
+export function registerJsonServices(
+  app: FastifyInstance,
+  services: readonly JsonService[],
+  bodyLimit = defaultBodyLimit,
+): void {
   const byPrefix = new Map(services.map((s) => [s.targetPrefix, s]));
-  app.post('/', { config: { operation: 'AwsJson' } }, async (req, reply) => {
+  const routeOptions = {
+    bodyLimit,
+    config: { operation: 'AwsJson' },
+    // Failures before the handler runs (an oversized or unreadable body) keep this protocol's error
+    // shape, not Lambda's.
+    errorHandler: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
+      const tooLarge =
+        (err as { statusCode?: number }).statusCode === 413 || err.name === 'RequestEntityTooLargeException';
+      return sendJsonError(
+        reply,
+        new JsonServiceError(
+          'SerializationException',
+          tooLarge
+            ? `The request body must be at most ${bodyLimit} bytes.`
+            : `The request body could not be read: ${err.message}`,
+          tooLarge ? 413 : 400,
+        ),
+      );
+    },
+  };
+  app.post('/', routeOptions, async (req, reply) => {
     const raw = req.headers['x-amz-target'];
     const target = Array.isArray(raw) ? raw[0] : raw;
     const dot = target?.lastIndexOf('.') ?? -1;

@@ -16,7 +16,7 @@ import {
   type InvokeCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { nodeZip } from '../support/functions.js';
+import { nodeSleeps, nodeZip } from '../support/functions.js';
 import { awsCli, awsCliEnv, awsCliPath, nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { follow, logsCall, logsSdk, metric } from '../support/logs.js';
 import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
@@ -264,6 +264,19 @@ describe('function logs', () => {
     );
     assert.ok((await metric(kiln.endpoint, 'kiln_environments', { state: 'idle' })) >= 1);
 
+    // An invocation that runs until its 3 s timeout is a concurrent execution while it runs.
+    await lambda.send(nodeFunction('sleepy', await nodeZip(nodeSleeps), { Timeout: 3 }));
+    const busy = { function: 'sleepy' };
+    const running = invoke('sleepy', { ms: 60_000 });
+    let settled = false;
+    void running.finally(() => (settled = true));
+    let seen = 0;
+    while (!settled && seen === 0) seen = await metric(kiln.endpoint, 'kiln_concurrent_executions', busy);
+    assert.equal(seen, 1, 'the running invocation never showed in kiln_concurrent_executions');
+    assert.equal((await running).FunctionError, 'Unhandled');
+    assert.equal(await metric(kiln.endpoint, 'kiln_concurrent_executions', busy), 0);
+    assert.equal(await metric(kiln.endpoint, 'kiln_invocation_errors_total', busy), 1);
+
     await lambda.send(nodeFunction('throttled', await nodeZip(loggerSource)));
     await lambda.send(
       new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }),
@@ -330,6 +343,13 @@ describe('function logs', () => {
       /log stream/,
     );
     await expect('PutLogEvents', '{}', 'UnknownOperationException', /DescribeLogGroups/);
+    const huge = await logsCall(
+      kiln.endpoint,
+      'FilterLogEvents',
+      JSON.stringify({ logGroupName: group, filterPattern: 'x'.repeat(2 << 20) }),
+    );
+    assert.equal(huge.status, 413);
+    assert.equal(huge.body.__type, 'SerializationException');
     await expect('NoSuchService_2020.Op', '{}', 'UnknownOperationException');
 
     const cli = awsLogs('filter-log-events', '--log-group-name', '/aws/lambda/never-logged');
@@ -338,8 +358,10 @@ describe('function logs', () => {
 
     assert.equal((await allEvents(group)).length, count);
     const groups = await logs.send(new DescribeLogGroupsCommand({}));
-    assert.ok(
-      groups.logGroups?.every((g) => g.logGroupName === group || g.logGroupName === '/aws/lambda/throttled'),
+    // Only functions that ran have groups: no group was made up by the bad requests (or for `throttled`).
+    assert.deepEqual(
+      groups.logGroups?.map((g) => g.logGroupName),
+      [group, '/aws/lambda/sleepy'],
     );
   });
 
