@@ -16,7 +16,7 @@ import {
   type InvokeCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { nodeSleeps, nodeZip } from '../support/functions.js';
+import { nodeSleeps, nodeZip, pythonProbe, pythonZip } from '../support/functions.js';
 import { awsCli, awsCliEnv, awsCliPath, nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { follow, logsCall, logsSdk, metric } from '../support/logs.js';
 import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
@@ -198,6 +198,37 @@ describe('function logs', () => {
     assert.ok(mine && (mine.storedBytes ?? 0) > 0, JSON.stringify(groups.logGroups));
   });
 
+  it("stores a Python function's print output in its own group", async () => {
+    await lambda.send(
+      nodeFunction('pylogger', await pythonZip(pythonProbe), {
+        Runtime: 'python3.11',
+        Handler: 'app.handler',
+      }),
+    );
+    const out = await invoke('pylogger', { hello: 'py' });
+    const rid = out.$metadata.requestId ?? '';
+    const r = awsLogs(
+      'filter-log-events',
+      '--log-group-name',
+      '/aws/lambda/pylogger',
+      '--filter-pattern',
+      '"python probe"',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      (r.json().events as Event[]).map((e) => e.message),
+      ["python probe {'hello': 'py'}"],
+    );
+    const report = awsLogs(
+      'filter-log-events',
+      '--log-group-name',
+      '/aws/lambda/pylogger',
+      '--filter-pattern',
+      'REPORT',
+    );
+    assert.match(String((report.json().events as Event[])[0]?.message), reportPattern(rid, true));
+  });
+
   it('aws logs tail --follow prints a line logged after it started', async () => {
     const tail = follow(
       awsCliPath,
@@ -225,6 +256,15 @@ describe('function logs', () => {
     const printed = once.output().trimEnd().split('\n');
     assert.equal(printed.length, 3, once.output());
     assert.match(printed[0] ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z first exact line$/);
+
+    const missing = follow(
+      process.execPath,
+      [kilnBin, '--endpoint', kiln.endpoint, 'logs', 'never-ran'],
+      cleanEnv(),
+    );
+    const code = await new Promise((r) => missing.child.once('exit', r));
+    assert.equal(code, 1);
+    assert.equal(missing.output(), '');
 
     const live = follow(
       process.execPath,
@@ -361,7 +401,7 @@ describe('function logs', () => {
     // Only functions that ran have groups: no group was made up by the bad requests (or for `throttled`).
     assert.deepEqual(
       groups.logGroups?.map((g) => g.logGroupName),
-      [group, '/aws/lambda/sleepy'],
+      [group, '/aws/lambda/pylogger', '/aws/lambda/sleepy'],
     );
   });
 
