@@ -69,6 +69,7 @@ export function startObservability(config: Config, log: Logger, clock: Clock): O
       flush: () => sink.flush(),
       region: config.region,
       accountId: config.accountId,
+      retentionMs: config.logRetentionMs,
     }),
     metrics,
     invocations: new InvocationMetrics(metrics),

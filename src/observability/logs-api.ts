@@ -20,6 +20,8 @@ export interface LogsApiDeps {
   readonly flush: () => void;
   readonly region: string;
   readonly accountId: string;
+  /** Shown as every group's retentionInDays when it is a whole number of days. */
+  readonly retentionMs?: number;
 }
 
 /** CloudWatch Logs answers at most 1 MB of events per call. */
@@ -45,7 +47,12 @@ export class LogsApi {
     FilterLogEvents: (m) => this.filterLogEvents(m),
   };
 
-  constructor(private readonly d: LogsApiDeps) {}
+  private readonly retentionDays?: number;
+
+  constructor(private readonly d: LogsApiDeps) {
+    const days = (d.retentionMs ?? 0) / 86_400_000;
+    if (Number.isInteger(days) && days > 0) this.retentionDays = days;
+  }
 
   private groupArn(name: string): string {
     return `arn:aws:logs:${this.d.region}:${this.d.accountId}:log-group:${name}`;
@@ -73,6 +80,7 @@ export class LogsApi {
       logGroups: page.map((g) => ({
         logGroupName: g.name,
         creationTime: g.created,
+        ...(this.retentionDays !== undefined ? { retentionInDays: this.retentionDays } : {}),
         metricFilterCount: 0,
         arn: `${this.groupArn(g.name)}:*`,
         logGroupArn: this.groupArn(g.name),

@@ -196,6 +196,8 @@ describe('function logs', () => {
     const groups = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/aws/lambda/' }));
     const mine = groups.logGroups?.find((g) => g.logGroupName === group);
     assert.ok(mine && (mine.storedBytes ?? 0) > 0, JSON.stringify(groups.logGroups));
+    // KILN_LOG_RETENTION_MS defaults to 30 days.
+    assert.equal(mine.retentionInDays, 30);
   });
 
   it("stores a Python function's print output in its own group", async () => {
