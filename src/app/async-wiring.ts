@@ -1,7 +1,10 @@
 // How the pollers see functions: their async settings, and where a destination ARN delivers.
 import type { InvokeService } from '../invoke/index.js';
 import { classifyQualifier, effectiveAsyncSettings, functionTarget, type Account } from '../model/index.js';
+import type { Metrics } from '../observability/index.js';
 import type { AsyncPolicy, DeliveryTarget } from '../poller/index.js';
+import type { EventQueue, FunctionQueueStats } from '../queue/index.js';
+import type { Clock } from '../shared/index.js';
 import type { MetadataStore } from '../store/index.js';
 
 /**
@@ -42,4 +45,49 @@ export function deliveryTarget(
   const t = functionTarget(arn, account) ?? { functionName: arn.split(':')[6] ?? arn };
   const timeout = invoke.recordOf(t.functionName, t.qualifier)?.config.timeout ?? 900;
   return { functionName: t.functionName, qualifier: t.qualifier, leaseMs: timeout * 1000 + leaseMarginMs };
+}
+
+/** The async queue in `/metrics`: depth, events in flight and oldest age per function, drops by reason. */
+export function watchQueue(metrics: Metrics, queue: EventQueue, clock: Clock): void {
+  const perFunction = (
+    pick: (f: FunctionQueueStats) => number,
+    combine: (a: number, b: number) => number,
+  ) => {
+    const values = new Map<string, number>();
+    for (const f of queue.stats(clock.now()).functions) {
+      const label = metrics.functionLabel(f.functionName);
+      const prev = values.get(label);
+      values.set(label, prev === undefined ? pick(f) : combine(prev, pick(f)));
+    }
+    return [...values].map(([fn, value]) => ({ labels: { function: fn }, value }));
+  };
+  const sum = (a: number, b: number): number => a + b;
+  metrics.gauge(
+    'kiln_async_queue_depth',
+    'Accepted Event invocations not finished yet (queued or running), per function.',
+    () => perFunction((f) => f.depth, sum),
+    ['function'],
+  );
+  metrics.gauge(
+    'kiln_async_events_in_flight',
+    'Async events leased by a poller and running now, per function.',
+    () => perFunction((f) => f.inFlight, sum),
+    ['function'],
+  );
+  metrics.gauge(
+    'kiln_async_oldest_event_age_seconds',
+    'Age of the oldest unfinished async event, per function.',
+    () => perFunction((f) => f.oldestAgeMs / 1000, Math.max),
+    ['function'],
+  );
+  metrics.counterFrom(
+    'kiln_async_events_dropped_total',
+    'Async events that finished without success, by condition (RetriesExhausted, EventAgeExceeded, FunctionNotFound).',
+    () =>
+      Object.entries(queue.stats(clock.now()).dropped).map(([condition, value]) => ({
+        labels: { condition },
+        value,
+      })),
+    ['condition'],
+  );
 }

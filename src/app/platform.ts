@@ -16,21 +16,21 @@ import {
   registerProvisioned,
   type ProvisionedCapacity,
 } from '../control-plane/index.js';
-import { createHttpServer } from '../http/index.js';
+import { createHttpServer, registerJsonServices } from '../http/index.js';
 import { InvokeService, registerInvoke, toSpec } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
 import { PollerFleet } from '../poller/index.js';
 import { SqliteEventQueue } from '../queue/sqlite/index.js';
-import { MemoryLogSink } from '../observability/index.js';
 import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
 import { AdjustableClock, newId, systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
 import { SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
 import { Worker, type Driver, type FunctionSpec } from '../worker/index.js';
-import { asyncPolicy, deliveryTarget } from './async-wiring.js';
+import { asyncPolicy, deliveryTarget, watchQueue } from './async-wiring.js';
 import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
+import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -84,7 +84,9 @@ export async function startPlatform({
     functionArn(account, n, q),
   );
   const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
-  const sink = new MemoryLogSink();
+  // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
+  const obs = startObservability(config, log, clock);
+  const sink = obs.sink;
   const scaling = new ScalingRateLimiter({ clock, perWindow: config.scalingRate, windowMs: 10_000 });
   const admitNewEnvironment = (spec: FunctionSpec): void =>
     scaling.admit(spec.functionName, metadata.getReservedConcurrency(spec.functionName) !== undefined);
@@ -177,6 +179,7 @@ export async function startPlatform({
     queue,
     queueClock,
     leaseMarginMs,
+    observer: obs.invocations,
   });
   registerInvoke(http, invoke);
   const pollers = new PollerFleet(
@@ -196,6 +199,11 @@ export async function startPlatform({
   adjustable?.onAdvance(() => pollers.wake());
   registerAsyncRoutes(http, { queue, pollers, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
   registerIntrospection(http, fleet);
+  // POST / with X-Amz-Target: the AWS JSON protocol services (CloudWatch Logs; SQS joins this list).
+  registerJsonServices(http, [obs.logsApi]);
+  registerMetricsRoute(http, obs.metrics);
+  watchFleet(obs.metrics, fleet);
+  watchQueue(obs.metrics, queue, queueClock);
   // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
   provisioned.restoreAll();
   pollers.start();
@@ -210,6 +218,8 @@ export async function startPlatform({
       // Pollers stop leasing first; their events in flight settle while the fleet drains.
       await Promise.all([http.close(), pollers.stop(), fleet.close(shutdownGraceMs)]);
       await queue.close();
+      // After the environments stopped: their last lines are in the buffer.
+      obs.close();
       metadata.close();
     },
   };

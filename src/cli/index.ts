@@ -3,6 +3,7 @@ export {
   runCli,
   CliExit,
   fallbackEndpoint,
+  parseSince,
   type CliDeps,
   type UpOptions,
   type Writer,

@@ -5,6 +5,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   KilnClient,
   describeError,
+  errorCode,
+  logGroupOf,
+  type LogLine,
   zipDirectory,
   type FunctionConfiguration,
   type FunctionSettings,
@@ -229,8 +232,80 @@ export function buildProgram(deps: CliDeps): Command {
     });
 
   registerAsyncCommands(program, withApi, print);
+  program
+    .command('logs')
+    .description("print a function's log events (its lines and Kiln's START/END/REPORT lines)")
+    .argument('<function>', 'function name')
+    .option('--since <when>', 'how far back: 30s, 10m, 2h, 1d, or an ISO 8601 time', '10m')
+    .option('--filter <pattern>', 'CloudWatch Logs filter pattern: terms, "phrases", ?any, -none')
+    .option('-f, --follow', 'keep printing new events until interrupted (Ctrl-C)')
+    .action(async (name: string, opts: { since: string; filter?: string; follow?: boolean }) => {
+      const startTime = parseSince(opts.since, Date.now());
+      if (startTime === undefined) {
+        return fail(
+          2,
+          `--since takes a duration such as 10m, 2h or 1d, or an ISO 8601 time; got ${opts.since}`,
+        );
+      }
+      const show = (l: LogLine): unknown => print(`${new Date(l.timestamp).toISOString()} ${l.message}`);
+      await withClient(async (c) => {
+        const base = { startTime, ...(opts.filter ? { filterPattern: opts.filter } : {}) };
+        if (!opts.follow) {
+          try {
+            for await (const line of c.logs.read(name, base)) show(line);
+          } catch (e) {
+            if (errorCode(e) !== 'ResourceNotFoundException') throw e;
+            fail(
+              1,
+              `no logs for ${name}: ${logGroupOf(name)} does not exist (the function has not logged yet)`,
+            );
+          }
+          return;
+        }
+        // Ctrl-C ends following cleanly (exit 0): it is how the user says "enough".
+        const stop = new AbortController();
+        const onSignal = (): void => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const lines = c.logs.follow(name, {
+            ...base,
+            intervalMs: 1000,
+            signal: stop.signal,
+            onWaiting: () =>
+              err.write(`kiln: waiting for ${logGroupOf(name)} (the function has not logged yet)\n`),
+          });
+          for await (const line of lines) show(line);
+        } catch (e) {
+          if (!stop.signal.aborted) throw e;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      });
+    });
 
   return program;
+}
+
+const sinceUnits: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** Epoch ms for `--since`: a duration back from `now` (s, m, h, d, w) or an absolute ISO 8601 time. */
+export function parseSince(value: string, now: number): number | undefined {
+  const m = /^(\d+)([smhdw])$/.exec(value.trim());
+  if (m) {
+    const unit = sinceUnits[m[2] ?? ''] ?? 0;
+    return Math.max(0, now - Number(m[1]) * unit);
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** Runs the CLI in-process and resolves to its exit code instead of ending the process. */

@@ -13,3 +13,10 @@ export {
 } from './kiln-client.js';
 export { zipDirectory } from './zip-directory.js';
 export { KilnApi, type AsyncQueueView, type AsyncEventView } from './kiln-api.js';
+export {
+  KilnLogs,
+  logGroupOf,
+  type FollowOptions,
+  type LogLine,
+  type ReadLogsOptions,
+} from './logs-client.js';

@@ -12,7 +12,9 @@ import {
   type GetFunctionResponse,
   type Runtime,
 } from '@aws-sdk/client-lambda';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KilnLogs } from './logs-client.js';
 
 export type { FunctionConfiguration, GetFunctionResponse } from '@aws-sdk/client-lambda';
 
@@ -54,20 +56,21 @@ export class KilnClient {
   readonly endpoint: string;
   /** The underlying SDK client, for operations this class does not wrap. */
   readonly lambda: LambdaClient;
+  /** Function logs, through the CloudWatch Logs API on the same endpoint. */
+  readonly logs: KilnLogs;
 
   constructor(opts: KilnClientOptions) {
     this.endpoint = opts.endpoint;
-    this.lambda = withoutSdkNodeVersionWarning(
-      () =>
-        new LambdaClient({
-          endpoint: opts.endpoint,
-          region: opts.region ?? 'us-east-1',
-          credentials: opts.credentials ?? { accessKeyId: 'kiln', secretAccessKey: 'kiln' },
-          // A local server either answers or is down; retrying only delays the error the user needs.
-          maxAttempts: 1,
-          requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000 },
-        }),
-    );
+    const sdkConfig = {
+      endpoint: opts.endpoint,
+      region: opts.region ?? 'us-east-1',
+      credentials: opts.credentials ?? { accessKeyId: 'kiln', secretAccessKey: 'kiln' },
+      // A local server either answers or is down; retrying only delays the error the user needs.
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: opts.connectTimeoutMs ?? 5000 },
+    };
+    this.lambda = withoutSdkNodeVersionWarning(() => new LambdaClient(sdkConfig));
+    this.logs = new KilnLogs(withoutSdkNodeVersionWarning(() => new CloudWatchLogsClient(sdkConfig)));
   }
 
   async createFunction(input: CreateFunctionInput): Promise<FunctionConfiguration> {
@@ -142,6 +145,7 @@ export class KilnClient {
 
   destroy(): void {
     this.lambda.destroy();
+    this.logs.cwl.destroy();
   }
 }
 

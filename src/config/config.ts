@@ -47,6 +47,15 @@ export interface Config {
    * retries and event ages play out without waiting. Off by default.
    */
   readonly testAsyncClock: boolean;
+  /** Function logs in data-dir/logs.db: kept this long, and at most this many bytes per function. */
+  readonly logRetentionMs: number;
+  readonly logMaxBytesPerFunction: number;
+  /** Log events waiting to be written, in bytes of memory; past it new events are dropped and counted. */
+  readonly logBufferBytes: number;
+  /** How often events past the retention age are deleted. */
+  readonly logSweepIntervalMs: number;
+  /** Distinct function names used as metric labels; the rest are counted as `_other_`. */
+  readonly metricsMaxFunctions: number;
 }
 
 export interface Flags {
@@ -77,6 +86,14 @@ const schema = z.object({
   asyncOutcomeRetentionMs: z.coerce.number().int().min(0),
   asyncOutcomeLimit: z.coerce.number().int().min(0),
   testAsyncClock: z.enum(['0', '1']).transform((v) => v === '1'),
+  logRetentionMs: z.coerce.number().int().min(1),
+  logMaxBytesPerFunction: z.coerce.number().int().min(1024),
+  logBufferBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024),
+  logSweepIntervalMs: z.coerce.number().int().min(1000),
+  metricsMaxFunctions: z.coerce.number().int().min(1).max(100_000),
 });
 
 export class ConfigError extends Error {}
@@ -104,6 +121,11 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     asyncOutcomeRetentionMs: env.KILN_ASYNC_OUTCOME_RETENTION_MS ?? String(24 * 60 * 60 * 1000),
     asyncOutcomeLimit: env.KILN_ASYNC_OUTCOME_LIMIT ?? '100000',
     testAsyncClock: env.KILN_TEST_ASYNC_CLOCK ?? '0',
+    logRetentionMs: env.KILN_LOG_RETENTION_MS ?? String(30 * 24 * 60 * 60 * 1000),
+    logMaxBytesPerFunction: env.KILN_LOG_MAX_BYTES_PER_FUNCTION ?? String(1024 * 1024 * 1024),
+    logBufferBytes: env.KILN_LOG_BUFFER_BYTES ?? String(16 * 1024 * 1024),
+    logSweepIntervalMs: env.KILN_LOG_SWEEP_INTERVAL_MS ?? String(60 * 1000),
+    metricsMaxFunctions: env.KILN_METRICS_MAX_FUNCTIONS ?? '200',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

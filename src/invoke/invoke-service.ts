@@ -36,6 +36,20 @@ export interface InvokeServiceDeps {
   readonly queueClock: Clock;
   /** Added to a function's timeout to get its events' lease: room for INIT and for settling. */
   readonly leaseMarginMs: number;
+  /** Told about every invocation that ran or was throttled (metrics). */
+  readonly observer?: InvocationObserver;
+}
+
+/** What InvokeService reports about invocations; implemented by the composition root (metrics). */
+export interface InvocationObserver {
+  finished(r: {
+    readonly functionName: string;
+    readonly durationMs: number;
+    readonly initDurationMs?: number;
+    readonly coldStart: boolean;
+    readonly functionError: boolean;
+  }): void;
+  throttled(functionName: string): void;
 }
 
 /** One attempt of a queued event, as the poller asks for it. */
@@ -54,6 +68,11 @@ export interface AttemptOutcome {
 }
 
 export interface InvokeInput {
+  /**
+   * The API request's id (Fastify's, in every platform log line of the request); it becomes the
+   * invocation's request id, as Lambda's x-amzn-RequestId of Invoke is the function's awsRequestId.
+   */
+  readonly requestId?: string;
   readonly functionName: string;
   readonly qualifier: string | undefined;
   readonly invocationType: string | undefined;
@@ -95,7 +114,7 @@ export class InvokeService {
       throw validationError('logType', logType, 'Member must satisfy enum value set: [Tail, None]');
     }
     const record = this.target(ref.name, ref.qualifier);
-    const requestId = newId();
+    const requestId = input.requestId ?? newId();
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
     const payload = input.payload.length === 0 ? Buffer.from('{}') : input.payload;
     if (type === 'Event') {
@@ -164,20 +183,55 @@ export class InvokeService {
     qualifier: string | undefined,
     req: { requestId: string; payload: Buffer; clientContext?: string },
   ) {
-    const release = this.d.concurrency.acquire(
-      spec.functionName,
-      this.d.metadata.getReservedConcurrency(spec.functionName),
-    );
-    const now = this.d.clock.now();
+    const name = spec.functionName;
+    let release: () => void;
     try {
-      return await this.d.fleet.invoke(spec, {
+      release = this.d.concurrency.acquire(name, this.d.metadata.getReservedConcurrency(name));
+    } catch (err) {
+      this.throttled(name, err);
+      throw err;
+    }
+    const now = this.d.clock.now();
+    let result;
+    try {
+      result = await this.d.fleet.invoke(spec, {
         ...req,
         deadlineMs: now + spec.timeout * 1000,
-        invokedFunctionArn: functionArn(this.d.account, spec.functionName, qualifier),
+        invokedFunctionArn: functionArn(this.d.account, name, qualifier),
         traceId: traceId(now),
       });
+    } catch (err) {
+      this.throttled(name, err);
+      throw err;
     } finally {
       release();
+    }
+    const functionError = result.outcome.kind === 'error';
+    this.d.observer?.finished({
+      functionName: name,
+      durationMs: result.durationMs,
+      ...(result.initDurationMs !== undefined ? { initDurationMs: result.initDurationMs } : {}),
+      coldStart: result.coldStart,
+      functionError,
+    });
+    this.d.log.debug(
+      {
+        reqId: req.requestId,
+        function: name,
+        version: spec.version,
+        env: result.environmentId,
+        coldStart: result.coldStart,
+        durationMs: Math.round(result.durationMs * 100) / 100,
+        functionError,
+      },
+      'invocation finished',
+    );
+    return result;
+  }
+
+  private throttled(functionName: string, err: unknown): void {
+    if (err instanceof ApiError && err.code === 'TooManyRequestsException') {
+      this.d.observer?.throttled(functionName);
     }
   }
 

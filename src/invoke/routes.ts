@@ -21,6 +21,7 @@ export function registerInvoke(app: FastifyInstance, service: InvokeService): vo
     { bodyLimit: maxSyncPayload, config: { operation: 'Invoke', tooLarge: 'RequestTooLargeException' } },
     async (req: Req, reply) => {
       const out = await service.invoke({
+        requestId: req.id,
         functionName: req.params.FunctionName,
         qualifier: req.query.Qualifier,
         invocationType: header(req, 'x-amz-invocation-type'),
@@ -49,6 +50,7 @@ export function registerInvoke(app: FastifyInstance, service: InvokeService): vo
         );
       }
       const out = await service.invoke({
+        requestId: req.id,
         functionName: req.params.FunctionName,
         qualifier: undefined,
         invocationType: 'Event',

@@ -6,3 +6,4 @@ export * from './function-rules.js';
 export * from './version.js';
 export * from './destination-arn.js';
 export * from './event-invoke-config.js';
+export * from './json-errors.js';

@@ -1,3 +1,11 @@
 export * from './log-capture.js';
 export * from './log-sink.js';
 export * from './report-lines.js';
+export { BufferedLogSink, type BufferedLogSinkOptions, type LogWriter } from './buffered-log-sink.js';
+export { SqliteLogStore, eventSize, type LogEntry, type LogLimits } from './sqlite-log-store.js';
+export { LogReader } from './log-reader.js';
+export { LogsApi, type LogsApiDeps } from './logs-api.js';
+export { parseFilterPattern, matches, type FilterPattern } from './filter-pattern.js';
+export { encodeToken, decodeToken } from './paging-token.js';
+export { Metrics, otherFunctions, type GaugeValue, type Labels, type MetricsOptions } from './metrics.js';
+export { InvocationMetrics, type InvocationRecord } from './invocation-metrics.js';

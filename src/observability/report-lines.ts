@@ -1,5 +1,8 @@
 // The platform's own log lines, in Lambda's text format.
 
+/** Printed when an environment begins INIT, as Lambda prints it before the function's init output. */
+export const initStartLine = (runtime: string): string => `INIT_START Runtime Version: ${runtime}`;
+
 export const startLine = (requestId: string, version: string): string =>
   `START RequestId: ${requestId} Version: ${version}`;
 

@@ -8,6 +8,7 @@ import {
   endLine,
   logStreamName,
   reportLine,
+  initStartLine,
   startLine,
   type LogSink,
 } from '../observability/index.js';
@@ -40,6 +41,10 @@ export interface EnvironmentResult {
   readonly logTail: string;
   /** The environment cannot be reused (timeout, crash, init failure). */
   readonly fatal: boolean;
+  /** How long the function ran (REPORT's Duration), ms; for metrics. */
+  readonly durationMs: number;
+  /** INIT duration when this invocation paid for the cold start (REPORT's Init Duration), ms. */
+  readonly initDurationMs?: number;
 }
 
 export type InitResult = { readonly ok: true } | { readonly ok: false; readonly outcome: InvocationOutcome };
@@ -140,6 +145,7 @@ export class Environment {
         ),
       };
     }
+    this.logs.platformLine(initStartLine(this.spec.runtime));
     this.logs.attach(this.sandbox.stdout);
     this.logs.attach(this.sandbox.stderr);
     this.exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
@@ -240,9 +246,16 @@ export class Environment {
         ...(status ? { status } : {}),
       }),
     );
+    const initDurationMs = this.pendingInitMs;
     this.pendingInitMs = undefined;
     this.lastUsed = this.d.clock.now();
-    return { outcome, logTail: this.logs.tailBase64(), fatal };
+    return {
+      outcome,
+      logTail: this.logs.tailBase64(),
+      fatal,
+      durationMs,
+      ...(initDurationMs !== undefined ? { initDurationMs } : {}),
+    };
   }
 
   /** Back to idle after an invocation; frozen shortly after unless reused. */

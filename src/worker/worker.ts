@@ -91,6 +91,7 @@ export class Worker {
           outcome: init.outcome,
           logTail: env.logs.tailBase64(),
           fatal: true,
+          durationMs: 0,
           environmentId: env.id,
           coldStart,
         };

@@ -157,6 +157,9 @@ describe('async invocation (Event)', () => {
     const held = await event({ held: true });
     assert.equal((await asyncEvent(kiln.endpoint, held))?.State, 'queued');
     assert.match(kilnCli('async', 'status'), /pollers PAUSED[\s\S]*rec +1 /);
+    const metrics = await (await fetch(`${kiln.endpoint}/metrics`)).text();
+    assert.match(metrics, /^kiln_async_queue_depth\{function="rec"\} 1$/m);
+    assert.match(metrics, /^kiln_async_oldest_event_age_seconds\{function="rec"\} [\d.]+$/m);
     assert.equal(kilnCli('async', 'resume'), 'pollers resumed\n');
     await untilEvent(kiln.endpoint, held, (e) => e.State === 'done');
   });
@@ -216,6 +219,8 @@ describe('async invocation (Event)', () => {
     assert.equal(done.Attempts, 3);
     assert.match(done.Detail ?? '', /asked to fail/);
     assert.ok(((await queueView(kiln.endpoint)).Dropped.RetriesExhausted ?? 0) >= 1);
+    const metrics = await (await fetch(`${kiln.endpoint}/metrics`)).text();
+    assert.match(metrics, /^kiln_async_events_dropped_total\{condition="RetriesExhausted"\} [1-9]\d*$/m);
   });
 
   it('throttles through reserved concurrency, backs off, and ages the event out after 6 hours', async () => {

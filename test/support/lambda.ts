@@ -55,20 +55,24 @@ export interface CliResult {
 
 export const awsCliPath = '/usr/bin/aws';
 
-/** Runs `/usr/bin/aws lambda …` against the endpoint, with throwaway credentials and no pager. */
-export function awsLambda(endpoint: string, args: string[]): CliResult {
-  const r = spawnSync(awsCliPath, ['lambda', ...args, '--endpoint-url', endpoint, '--output', 'json'], {
+/** The environment the AWS CLI runs with in tests: throwaway credentials, no pager, no retries. */
+export const awsCliEnv = (): NodeJS.ProcessEnv =>
+  cleanEnv({
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+    AWS_MAX_ATTEMPTS: '1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  });
+
+/** Runs `/usr/bin/aws <service> …` against the endpoint. */
+export function awsCli(endpoint: string, service: string, args: string[]): CliResult {
+  const r = spawnSync(awsCliPath, [service, ...args, '--endpoint-url', endpoint, '--output', 'json'], {
     encoding: 'utf8',
-    env: cleanEnv({
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_PAGER: '',
-      AWS_MAX_ATTEMPTS: '1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    }),
+    env: awsCliEnv(),
     timeout: 60_000,
   });
   return {
@@ -78,3 +82,6 @@ export function awsLambda(endpoint: string, args: string[]): CliResult {
     json: () => JSON.parse(r.stdout) as Record<string, unknown>,
   };
 }
+
+/** Runs `/usr/bin/aws lambda …` against the endpoint. */
+export const awsLambda = (endpoint: string, args: string[]): CliResult => awsCli(endpoint, 'lambda', args);

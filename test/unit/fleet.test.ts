@@ -22,6 +22,7 @@ class FakeWorker implements WorkerHandle {
       outcome: { kind: 'success', payload: Buffer.from(this.id) },
       logTail: '',
       fatal: false,
+      durationMs: 0,
       environmentId: this.id,
       coldStart: false,
     };
