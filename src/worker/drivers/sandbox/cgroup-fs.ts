@@ -27,6 +27,8 @@ export interface EnvCgroup {
    * work, and under a small Lambda-sized quota it would otherwise take ten times longer.
    */
   limitCpu(limit: CpuLimit): Promise<void>;
+  /** Changes the memory limit of a running sandbox (a pre-initialised one taking on a function's MemorySize). */
+  setMemoryLimit(bytes: number): Promise<void>;
   freeze(timeoutMs: number): Promise<void>;
   thaw(timeoutMs: number): Promise<void>;
   /** True once the kernel OOM killer has killed a process of this cgroup. */

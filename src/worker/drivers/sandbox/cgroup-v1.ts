@@ -194,6 +194,19 @@ class V1EnvCgroup implements EnvCgroup {
     );
   }
 
+  async setMemoryLimit(bytes: number): Promise<void> {
+    const limit = this.file('memory', 'memory.limit_in_bytes');
+    const memsw = this.file('memory', 'memory.memsw.limit_in_bytes');
+    // memory+swap may never be below memory: raise it first when growing, lower it last when shrinking.
+    const withSwap = existsSync(memsw);
+    const current = Number((await readOptional(limit)) ?? 0);
+    if (withSwap && bytes > current)
+      await writeControl(memsw, String(bytes), `cgroup ${this.id}: swap limit`);
+    await writeControl(limit, String(bytes), `cgroup ${this.id}: memory limit`);
+    if (withSwap && bytes <= current)
+      await writeControl(memsw, String(bytes), `cgroup ${this.id}: swap limit`);
+  }
+
   async freeze(timeoutMs: number): Promise<void> {
     const state = this.file('freezer', 'freezer.state');
     await writeControl(state, 'FROZEN', `cgroup ${this.id}: freeze`);

@@ -158,6 +158,10 @@ class V2EnvCgroup implements EnvCgroup {
     );
   }
 
+  async setMemoryLimit(bytes: number): Promise<void> {
+    await writeControl(path.join(this.dir, 'memory.max'), String(bytes), `cgroup ${this.id}: memory limit`);
+  }
+
   async freeze(timeoutMs: number): Promise<void> {
     await this.setFrozen(true, timeoutMs);
   }
