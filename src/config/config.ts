@@ -36,6 +36,11 @@ export interface Config {
   readonly accountConcurrency: number;
   /** New execution environments one function may start per 10 s (Lambda: 1,000). */
   readonly scalingRate: number;
+  /**
+   * Most pre-initialised environments (zygotes) a worker keeps per runtime for cold starts; 0 turns them off.
+   * The pool grows with cold starts that find none, shrinks when they go unused for keepAliveMs.
+   */
+  readonly zygotesPerRuntime: number;
 }
 
 export interface Flags {
@@ -61,6 +66,7 @@ const schema = z.object({
   sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
   accountConcurrency: z.coerce.number().int().min(1),
   scalingRate: z.coerce.number().int().min(1),
+  zygotesPerRuntime: z.coerce.number().int().min(0).max(64),
 });
 
 export class ConfigError extends Error {}
@@ -83,6 +89,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
     accountConcurrency: env.KILN_ACCOUNT_CONCURRENCY ?? '1000',
     scalingRate: env.KILN_SCALING_RATE ?? '1000',
+    zygotesPerRuntime: env.KILN_ZYGOTES_PER_RUNTIME ?? '2',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

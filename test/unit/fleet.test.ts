@@ -36,6 +36,9 @@ class FakeWorker implements WorkerHandle {
     this.drained = true;
   }
   async kill(): Promise<void> {}
+  zygoteList() {
+    return [];
+  }
   environments() {
     return [];
   }
