@@ -89,6 +89,8 @@ interface KilnSeries {
   readonly memory: number;
   /** All functions of the series use one package, unpacked by the first (discarded) sample. */
   readonly shared: boolean;
+  /** Runs on the Kiln instance with pre-initialised environments, each sample once one is ready. */
+  readonly zygote?: boolean;
 }
 
 const kilnSeries: readonly KilnSeries[] = [
@@ -100,6 +102,14 @@ const kilnSeries: readonly KilnSeries[] = [
     lang: 'node',
     memory: 1769,
     shared: true,
+  },
+  {
+    key: 'node-1769-zygote',
+    label: 'Kiln nodejs20.x 1769 MB, pre-initialised environment',
+    lang: 'node',
+    memory: 1769,
+    shared: false,
+    zygote: true,
   },
   { key: 'python-1769', label: 'Kiln python3.11 1769 MB', lang: 'python', memory: 1769, shared: false },
   { key: 'python-128', label: 'Kiln python3.11 128 MB', lang: 'python', memory: 128, shared: false },
@@ -123,6 +133,8 @@ interface ColdSample {
   readonly loaded?: number;
   readonly invoked?: number;
   readonly received: number;
+  /** Kiln listed its environment as started from a pre-initialised one. */
+  readonly prewarmed: boolean;
 }
 
 /** The handler's stamps: epoch ms as numbers (Node, Python) or bash's EPOCHREALTIME seconds as strings. */
@@ -161,13 +173,26 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
   let sequence = 0;
   let roundsDone = 0;
 
-  await withKiln(
-    // Debug level for driver.create's `sandbox started` timing; a few lines per environment, logged asynchronously.
-    { KILN_LOG_LEVEL: 'debug', KILN_WORKER_MEMORY_MB: '8192' },
-    async (kiln: KilnProcess, api: KilnApi) => {
+  // Debug level for driver.create's `sandbox started` timing; a few lines per environment, logged asynchronously.
+  const settings = { KILN_LOG_LEVEL: 'debug', KILN_WORKER_MEMORY_MB: '8192' };
+  // Two instances: one without pre-initialised environments (every series but one: cold starts from nothing),
+  // and one with them for the pre-initialised series. The idle one costs next to nothing.
+  await withKiln({ ...settings, KILN_ZYGOTES_PER_RUNTIME: '0' }, (kiln, api) =>
+    withKiln({ ...settings, KILN_ZYGOTES_PER_RUNTIME: '1' }, (zKiln, zApi) =>
+      sampleAll(kiln, api, zKiln, zApi),
+    ),
+  );
+
+  async function sampleAll(
+    kiln0: KilnProcess,
+    api0: KilnApi,
+    zKiln: KilnProcess,
+    zApi: KilnApi,
+  ): Promise<void> {
+    {
       const sharedZip = await runtimes.node.zip('shared package');
       // Keeps the shared package (and its unpacked tree) referenced while the sampled functions come and go.
-      await api.createFunction({
+      await api0.createFunction({
         FunctionName: 'cold-keeper',
         Runtime: 'nodejs20.x',
         Role: role,
@@ -184,6 +209,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       };
 
       const sample = async (s: KilnSeries, keep: boolean): Promise<void> => {
+        const kiln = s.zygote === true ? zKiln : kiln0;
+        const api = s.zygote === true ? zApi : api0;
         const rt = runtimes[s.lang];
         const fn = `cold-${s.key}-${++sequence}`;
         const zip = s.shared ? sharedZip : await rt.zip(fn);
@@ -196,8 +223,13 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
           Timeout: 30,
           Code: { ZipFile: zip.toString('base64') },
         });
+        // Not timed: a pre-initialised sample starts once the pool has refilled.
+        if (s.zygote === true && keep) await api.waitZygote(rt.runtime);
         const mark = kiln.output().length;
         const reply = checkInvoke(await invoke(api.client, fn, '{}', true), fn);
+        const prewarmed = (await api.environments()).some(
+          (e) => e.FunctionName === fn && e.Prewarmed === true,
+        );
         await api.deleteFunction(fn);
         await api.waitGone(fn);
         if (!keep) return;
@@ -209,6 +241,7 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         kilnSamples.get(s.key)?.push({
           totalMs: reply.ms,
           received: reply.receivedAt - reply.sentAt,
+          prewarmed,
           ...(report?.initDurationMs !== undefined ? { initMs: report.initDurationMs } : {}),
           ...(report ? { durationMs: report.durationMs } : {}),
           ...(sandboxMs !== undefined ? { sandboxMs } : {}),
@@ -232,6 +265,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         (k) => sample(series('node-128'), k),
         (k) => baseline('node', false, k),
         (k) => sample(series('node-1769-unpacked'), k),
+        (k) => baseline('node', false, k),
+        (k) => sample(series('node-1769-zygote'), k),
         (k) => baseline('python', false, k),
         (k) => sample(series('python-1769'), k),
         (k) => baseline('python', true, k),
@@ -250,8 +285,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         if (round > 0) roundsDone += 1;
         ctx.progress(`round ${round}/${rounds}`);
       }
-    },
-  );
+    }
+  }
 
   const rows: Row[] = [];
   const targets: Target[] = [];
@@ -278,8 +313,10 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       samples[s.key] = list.map((x) => x.totalMs);
       samples[`${s.key} init`] = inits;
       const vsBwrap = boxed.summary.median > 0 ? total.median / boxed.summary.median : NaN;
+      const prewarmed = list.filter((x) => x.prewarmed).length;
       const check =
-        warm === 0 ? `cold ${list.length}/${list.length}` : `WARM SAMPLES: ${warm}/${list.length}`;
+        (warm === 0 ? `cold ${list.length}/${list.length}` : `WARM SAMPLES: ${warm}/${list.length}`) +
+        (s.zygote === true || prewarmed > 0 ? `; pre-initialised ${prewarmed}/${list.length}` : '');
       rows.push(
         row(name, `${s.label}: Invoke→response`, total, plain, `${vsBwrap.toFixed(2)}x bwrap; ${check}`),
       );
@@ -295,6 +332,16 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       description: 'Node cold start (1769 MB) within 1.3x of bare `node -e 0`',
       actual: `${nodeHeadline.ratio.toFixed(2)}x (${nodeHeadline.subject.median.toFixed(1)} ms vs ${nodeHeadline.baseline?.summary.median.toFixed(1)} ms)`,
       met: nodeHeadline.ratio <= 1.3,
+    });
+  }
+
+  const zygoteHeadline = rows.find((r) => r.series.startsWith('Kiln nodejs20.x 1769 MB, pre-initialised'));
+  if (zygoteHeadline !== undefined) {
+    targets.push({
+      scenario: name,
+      description: 'Node cold start (1769 MB) with a pre-initialised environment: p50 within 10 ms',
+      actual: `${zygoteHeadline.subject.median.toFixed(1)} ms`,
+      met: zygoteHeadline.subject.median <= 10,
     });
   }
 
