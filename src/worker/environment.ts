@@ -159,9 +159,11 @@ export class Environment {
     this.rapi = rapi;
     this.prewarmed = true;
     if (sandbox.specialize === undefined) throw new Error(`the ${this.d.driver.name} driver has no zygotes`);
+    const began = performance.now();
     await sandbox.specialize(this.codeDir, this.spec.memorySize);
     const env = runtimeEnv(this.spec, this.logs.stream, initType);
     rapi.specialize(Buffer.from(JSON.stringify({ env })));
+    this.d.log.debug({ env: this.id, ms: performance.now() - began }, 'sandbox specialised');
   }
 
   private async launch(initType: 'on-demand' | 'provisioned-concurrency'): Promise<void> {
@@ -245,6 +247,8 @@ export class Environment {
     const result = await Promise.race([rapi.invoke(req), exit, timedOut]);
     clearTimeout(timer);
     const durationMs = performance.now() - began;
+    // Read while the pipes drain: the cgroup read is a thread-pool round trip of its own.
+    const peak = sandbox.maxMemoryBytes().catch(() => undefined);
     await drainPipes();
 
     let outcome: InvocationOutcome;
@@ -275,7 +279,7 @@ export class Environment {
       fatal = true;
       status = { status: 'error', errorType };
     }
-    const maxMem = (await sandbox.maxMemoryBytes().catch(() => undefined)) ?? 0;
+    const maxMem = (await peak) ?? 0;
     this.logs.platformLine(endLine(req.requestId));
     this.logs.platformLine(
       reportLine({
