@@ -12,6 +12,7 @@ import {
   readOptional,
   removeDirs,
   writeControl,
+  writeControlSync,
   type CgroupHierarchy,
   type CgroupLimits,
   type CpuLimit,
@@ -151,7 +152,7 @@ class V2EnvCgroup implements EnvCgroup {
   }
 
   async limitCpu(limit: CpuLimit): Promise<void> {
-    await writeControl(
+    writeControlSync(
       path.join(this.dir, 'cpu.max'),
       `${limit.quotaUs} ${limit.periodUs}`,
       `cgroup ${this.id}: cpu limit`,
@@ -159,7 +160,7 @@ class V2EnvCgroup implements EnvCgroup {
   }
 
   async setMemoryLimit(bytes: number): Promise<void> {
-    await writeControl(path.join(this.dir, 'memory.max'), String(bytes), `cgroup ${this.id}: memory limit`);
+    writeControlSync(path.join(this.dir, 'memory.max'), String(bytes), `cgroup ${this.id}: memory limit`);
   }
 
   async freeze(timeoutMs: number): Promise<void> {
