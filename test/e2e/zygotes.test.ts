@@ -22,6 +22,7 @@ const probe = (marker: string): Promise<Buffer> =>
 const fs = require('node:fs');
 const envId = require('node:crypto').randomBytes(8).toString('hex');
 exports.handler = async (event, context) => {
+  console.log('probe ran for', ${JSON.stringify(marker)});
   let allocated = 0;
   if (event.allocateMb) {
     const keep = [];
@@ -110,6 +111,7 @@ describe('pre-initialised environments', () => {
     assert.equal(env?.Prewarmed, true, 'served by a pre-initialised environment');
     assert.equal(env?.Id, zygoteId, 'the zygote became the environment');
     assert.match(tailLog(out), /Init Duration: [\d.]+ ms/, 'a cold start, reported as one');
+    assert.match(tailLog(out), /\tINFO\tprobe ran for warmed\n/, "the function's own log lines are captured");
 
     // The code, its working directory and the identity.
     assert.equal(r.marker, 'warmed');
