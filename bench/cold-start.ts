@@ -89,6 +89,8 @@ interface KilnSeries {
   readonly memory: number;
   /** All functions of the series use one package, unpacked by the first (discarded) sample. */
   readonly shared: boolean;
+  /** Runs on the Kiln instance with pre-initialised environments, each sample once one is ready. */
+  readonly zygote?: boolean;
 }
 
 const kilnSeries: readonly KilnSeries[] = [
@@ -100,6 +102,22 @@ const kilnSeries: readonly KilnSeries[] = [
     lang: 'node',
     memory: 1769,
     shared: true,
+  },
+  {
+    key: 'node-1769-zygote',
+    label: 'Kiln nodejs20.x 1769 MB, pre-initialised environment',
+    lang: 'node',
+    memory: 1769,
+    shared: false,
+    zygote: true,
+  },
+  {
+    key: 'node-1769-zygote-unpacked',
+    label: 'Kiln nodejs20.x 1769 MB, pre-initialised environment, package already unpacked',
+    lang: 'node',
+    memory: 1769,
+    shared: true,
+    zygote: true,
   },
   { key: 'python-1769', label: 'Kiln python3.11 1769 MB', lang: 'python', memory: 1769, shared: false },
   { key: 'python-128', label: 'Kiln python3.11 128 MB', lang: 'python', memory: 128, shared: false },
@@ -123,6 +141,8 @@ interface ColdSample {
   readonly loaded?: number;
   readonly invoked?: number;
   readonly received: number;
+  /** Kiln listed its environment as started from a pre-initialised one. */
+  readonly prewarmed: boolean;
 }
 
 /** The handler's stamps: epoch ms as numbers (Node, Python) or bash's EPOCHREALTIME seconds as strings. */
@@ -138,10 +158,15 @@ function stamps(body: Buffer): { processStart?: number; loaded?: number; invoked
   return out;
 }
 
-/** `sandbox started` debug lines Kiln logged since `from`: driver.create's own timing, in whole ms. */
-function sandboxStartMs(output: string): number | undefined {
+/**
+ * `sandbox started` debug lines Kiln logged since `from`: driver.create's own timing, in whole ms; for a
+ * pre-initialised environment `sandbox specialised` (code mounted, limit set) instead, since the `sandbox
+ * started` lines then come from the pool refilling itself.
+ */
+function sandboxStartMs(output: string, zygote: boolean): number | undefined {
+  const marker = zygote ? '"sandbox specialised"' : '"sandbox started"';
   for (const line of output.split('\n')) {
-    if (!line.includes('"sandbox started"')) continue;
+    if (!line.includes(marker)) continue;
     try {
       const ms = (JSON.parse(line) as { ms?: number }).ms;
       if (typeof ms === 'number') return ms;
@@ -161,19 +186,34 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
   let sequence = 0;
   let roundsDone = 0;
 
-  await withKiln(
-    // Debug level for driver.create's `sandbox started` timing; a few lines per environment, logged asynchronously.
-    { KILN_LOG_LEVEL: 'debug', KILN_WORKER_MEMORY_MB: '8192' },
-    async (kiln: KilnProcess, api: KilnApi) => {
+  // Debug level for driver.create's `sandbox started` timing; a few lines per environment, logged asynchronously.
+  const settings = { KILN_LOG_LEVEL: 'debug', KILN_WORKER_MEMORY_MB: '8192' };
+  // Two instances: one without pre-initialised environments (every series but one: cold starts from nothing),
+  // and one with them for the pre-initialised series. The idle one costs next to nothing.
+  await withKiln({ ...settings, KILN_ZYGOTES_PER_RUNTIME: '0' }, (kiln, api) =>
+    withKiln({ ...settings, KILN_ZYGOTES_PER_RUNTIME: '1' }, (zKiln, zApi) =>
+      sampleAll(kiln, api, zKiln, zApi),
+    ),
+  );
+
+  async function sampleAll(
+    kiln0: KilnProcess,
+    api0: KilnApi,
+    zKiln: KilnProcess,
+    zApi: KilnApi,
+  ): Promise<void> {
+    {
       const sharedZip = await runtimes.node.zip('shared package');
       // Keeps the shared package (and its unpacked tree) referenced while the sampled functions come and go.
-      await api.createFunction({
-        FunctionName: 'cold-keeper',
-        Runtime: 'nodejs20.x',
-        Role: role,
-        Handler: 'index.handler',
-        Code: { ZipFile: sharedZip.toString('base64') },
-      });
+      for (const api of [api0, zApi]) {
+        await api.createFunction({
+          FunctionName: 'cold-keeper',
+          Runtime: 'nodejs20.x',
+          Role: role,
+          Handler: 'index.handler',
+          Code: { ZipFile: sharedZip.toString('base64') },
+        });
+      }
 
       const baseline = async (lang: Lang, sandboxed: boolean, keep: boolean): Promise<void> => {
         const argv = bare[lang].argv;
@@ -184,6 +224,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       };
 
       const sample = async (s: KilnSeries, keep: boolean): Promise<void> => {
+        const kiln = s.zygote === true ? zKiln : kiln0;
+        const api = s.zygote === true ? zApi : api0;
         const rt = runtimes[s.lang];
         const fn = `cold-${s.key}-${++sequence}`;
         const zip = s.shared ? sharedZip : await rt.zip(fn);
@@ -196,8 +238,13 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
           Timeout: 30,
           Code: { ZipFile: zip.toString('base64') },
         });
+        // Not timed: a pre-initialised sample starts once the pool has refilled.
+        if (s.zygote === true && keep) await api.waitZygote(rt.runtime);
         const mark = kiln.output().length;
         const reply = checkInvoke(await invoke(api.client, fn, '{}', true), fn);
+        const prewarmed = (await api.environments()).some(
+          (e) => e.FunctionName === fn && e.Prewarmed === true,
+        );
         await api.deleteFunction(fn);
         await api.waitGone(fn);
         if (!keep) return;
@@ -205,10 +252,11 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         const t = stamps(reply.body);
         const rel = (v: number | undefined): number | undefined =>
           v === undefined ? undefined : v - reply.sentAt;
-        const sandboxMs = sandboxStartMs(kiln.output().slice(mark));
+        const sandboxMs = sandboxStartMs(kiln.output().slice(mark), s.zygote === true);
         kilnSamples.get(s.key)?.push({
           totalMs: reply.ms,
           received: reply.receivedAt - reply.sentAt,
+          prewarmed,
           ...(report?.initDurationMs !== undefined ? { initMs: report.initDurationMs } : {}),
           ...(report ? { durationMs: report.durationMs } : {}),
           ...(sandboxMs !== undefined ? { sandboxMs } : {}),
@@ -232,6 +280,10 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         (k) => sample(series('node-128'), k),
         (k) => baseline('node', false, k),
         (k) => sample(series('node-1769-unpacked'), k),
+        (k) => baseline('node', false, k),
+        (k) => sample(series('node-1769-zygote'), k),
+        (k) => baseline('node', false, k),
+        (k) => sample(series('node-1769-zygote-unpacked'), k),
         (k) => baseline('python', false, k),
         (k) => sample(series('python-1769'), k),
         (k) => baseline('python', true, k),
@@ -250,8 +302,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         if (round > 0) roundsDone += 1;
         ctx.progress(`round ${round}/${rounds}`);
       }
-    },
-  );
+    }
+  }
 
   const rows: Row[] = [];
   const targets: Target[] = [];
@@ -278,8 +330,10 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       samples[s.key] = list.map((x) => x.totalMs);
       samples[`${s.key} init`] = inits;
       const vsBwrap = boxed.summary.median > 0 ? total.median / boxed.summary.median : NaN;
+      const prewarmed = list.filter((x) => x.prewarmed).length;
       const check =
-        warm === 0 ? `cold ${list.length}/${list.length}` : `WARM SAMPLES: ${warm}/${list.length}`;
+        (warm === 0 ? `cold ${list.length}/${list.length}` : `WARM SAMPLES: ${warm}/${list.length}`) +
+        (s.zygote === true || prewarmed > 0 ? `; pre-initialised ${prewarmed}/${list.length}` : '');
       rows.push(
         row(name, `${s.label}: Invoke→response`, total, plain, `${vsBwrap.toFixed(2)}x bwrap; ${check}`),
       );
@@ -295,6 +349,18 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
       description: 'Node cold start (1769 MB) within 1.3x of bare `node -e 0`',
       actual: `${nodeHeadline.ratio.toFixed(2)}x (${nodeHeadline.subject.median.toFixed(1)} ms vs ${nodeHeadline.baseline?.summary.median.toFixed(1)} ms)`,
       met: nodeHeadline.ratio <= 1.3,
+    });
+  }
+
+  const zygoteHeadline = rows.find((r) =>
+    r.series.startsWith('Kiln nodejs20.x 1769 MB, pre-initialised environment: Invoke'),
+  );
+  if (zygoteHeadline !== undefined) {
+    targets.push({
+      scenario: name,
+      description: 'Node cold start (1769 MB) with a pre-initialised environment: p50 within 10 ms',
+      actual: `${zygoteHeadline.subject.median.toFixed(1)} ms`,
+      met: zygoteHeadline.subject.median <= 10,
     });
   }
 
@@ -316,7 +382,7 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
     parts: [
       part('Invoke request → response (total)', (x) => x.totalMs),
       part('Init Duration (REPORT: env.start → first /next)', (x) => x.initMs),
-      part('  sandbox create (driver.create, debug log, 1 ms res.)', (x) => x.sandboxMs),
+      part('  sandbox create (driver.create; zygote: specialise; debug log)', (x) => x.sandboxMs),
       part('  runtime exec → first /next (Init − sandbox create)', (x) =>
         x.initMs !== undefined && x.sandboxMs !== undefined ? x.initMs - x.sandboxMs : undefined,
       ),

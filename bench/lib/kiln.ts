@@ -54,6 +54,13 @@ export interface EnvironmentView {
   readonly FunctionName: string;
   readonly State: string;
   readonly Frozen: boolean;
+  readonly Prewarmed?: boolean;
+}
+
+export interface ZygoteView {
+  readonly Id: string;
+  readonly Runtime: string;
+  readonly State: string;
 }
 
 export class KilnApi {
@@ -89,8 +96,24 @@ export class KilnApi {
   }
 
   async environments(): Promise<EnvironmentView[]> {
+    return (await this.listing()).Environments;
+  }
+
+  async listing(): Promise<{ Environments: EnvironmentView[]; Zygotes: ZygoteView[] }> {
     const reply = expect(await this.client.request('GET', '/_kiln/environments'), 200, 'ListEnvironments');
-    return (JSON.parse(reply.body.toString('utf8')) as { Environments: EnvironmentView[] }).Environments;
+    return JSON.parse(reply.body.toString('utf8')) as {
+      Environments: EnvironmentView[];
+      Zygotes: ZygoteView[];
+    };
+  }
+
+  /** Waits until a pre-initialised environment of `runtime` is ready to take a cold start. */
+  async waitZygote(runtime: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.listing()).Zygotes.some((z) => z.Runtime === runtime && z.State === 'ready')) {
+      if (Date.now() > deadline) throw new Error(`no ${runtime} zygote became ready in ${timeoutMs} ms`);
+      await sleep(5);
+    }
   }
 
   /** Waits until no environment of the function is left, so its teardown cannot overlap the next sample. */

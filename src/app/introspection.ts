@@ -11,6 +11,9 @@ export function registerIntrospection(app: FastifyInstance, fleet: Fleet): void 
       State: e.state,
       Frozen: e.frozen,
       WorkerId: e.workerId,
+      Prewarmed: e.prewarmed,
     })),
+    // Pre-initialised environments waiting for a function: not any function's (yet).
+    Zygotes: fleet.zygotes().map((z) => ({ Id: z.id, Runtime: z.runtime, State: z.state })),
   }));
 }

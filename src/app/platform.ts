@@ -115,6 +115,7 @@ export async function startPlatform({
         memoryBudgetMb: config.workerMemoryMb,
         reapIntervalMs: Math.max(50, Math.min(10_000, Math.floor(config.keepAliveMs / 4))),
         admitNewEnvironment,
+        zygotesPerRuntime: config.zygotesPerRuntime,
       }),
   });
   const configId = (name: string, qualifier: string): string => `${name}:${qualifier}`;

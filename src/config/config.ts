@@ -56,6 +56,11 @@ export interface Config {
   readonly logSweepIntervalMs: number;
   /** Distinct function names used as metric labels; the rest are counted as `_other_`. */
   readonly metricsMaxFunctions: number;
+  /**
+   * Most pre-initialised environments (zygotes) a worker keeps per runtime for cold starts; 0 turns them off.
+   * The pool grows with cold starts that find none, shrinks when they go unused for keepAliveMs.
+   */
+  readonly zygotesPerRuntime: number;
 }
 
 export interface Flags {
@@ -94,6 +99,7 @@ const schema = z.object({
     .min(64 * 1024),
   logSweepIntervalMs: z.coerce.number().int().min(1000),
   metricsMaxFunctions: z.coerce.number().int().min(1).max(100_000),
+  zygotesPerRuntime: z.coerce.number().int().min(0).max(64),
 });
 
 export class ConfigError extends Error {}
@@ -126,6 +132,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     logBufferBytes: env.KILN_LOG_BUFFER_BYTES ?? String(16 * 1024 * 1024),
     logSweepIntervalMs: env.KILN_LOG_SWEEP_INTERVAL_MS ?? String(60 * 1000),
     metricsMaxFunctions: env.KILN_METRICS_MAX_FUNCTIONS ?? '200',
+    zygotesPerRuntime: env.KILN_ZYGOTES_PER_RUNTIME ?? '2',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

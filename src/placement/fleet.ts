@@ -8,6 +8,7 @@ import {
   type FunctionSpec,
   type InvokeResult,
   type ProvisionedStatus,
+  type ZygoteInfo,
 } from '../worker/index.js';
 import type { InvocationRequest } from '../runtime-api/index.js';
 
@@ -20,6 +21,8 @@ export interface WorkerHandle {
   drain(): Promise<void>;
   kill(): Promise<void>;
   environments(): EnvironmentInfo[];
+  /** Pre-initialised environments waiting for a function (see Worker.zygoteList). */
+  zygoteList(): ZygoteInfo[];
   /** See Worker.setProvisioned. */
   setProvisioned(id: string, spec: FunctionSpec | undefined, count: number): void;
   provisionedStatus(id: string): ProvisionedStatus | undefined;
@@ -71,6 +74,10 @@ export class Fleet {
 
   environments(): EnvironmentInfo[] {
     return [this.active, ...this.draining.keys()].flatMap((w) => w.environments());
+  }
+
+  zygotes(): ZygoteInfo[] {
+    return this.active.zygoteList();
   }
 
   /** Replaces the active worker once its lease has ended; returns whether it did. */

@@ -21,6 +21,7 @@ import {
   INIT_ERROR_PATH,
   INVOCATION_PREFIX,
   PING_PATH,
+  SPECIALIZE_PATH,
   ERROR_TYPE_HEADER,
   RESPONSE_MODE_HEADER,
   NOT_ALLOWED,
@@ -52,6 +53,11 @@ export interface RuntimeApiServerOptions {
   readonly socketOwner?: { readonly uid: number; readonly gid: number };
   /** Cap on /response, /error and /init/error bodies; default 6_291_556. */
   readonly maxResponseBytes?: number;
+  /**
+   * Serves a pre-initialised runtime: it long-polls SPECIALIZE_PATH once, and specialize() answers it with the
+   * function it becomes. Off by default, when the path is as unknown as any other.
+   */
+  readonly zygote?: boolean;
 }
 
 export type RuntimeApiErrorReason = 'busy' | 'closed' | 'abandoned' | 'init-failed';
@@ -109,12 +115,16 @@ export class RuntimeApiServer {
   private settleReady: ((o: InitOutcome) => void) | undefined;
   private failReady: ((e: Error) => void) | undefined;
   private nextWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Pre-initialised runtimes only: its parked specialisation poll, the answer once known, who waits for the poll. */
+  private zygote: { polled?: ServerResponse; answer?: Buffer; done: boolean } | undefined;
+  private zygoteWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(opts: RuntimeApiServerOptions) {
     this.socketPath = opts.socketPath;
     this.socketOwner = opts.socketOwner;
     this.log = opts.log;
     this.maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (opts.zygote === true) this.zygote = { done: false };
     this.tooLargeBody = errorJson(
       'RequestEntityTooLarge',
       `Exceeded maximum allowed payload size (${this.maxBytes} bytes).`,
@@ -176,6 +186,31 @@ export class RuntimeApiServer {
     const p = new Promise<void>((resolve, reject) => this.nextWaiters.push({ resolve, reject }));
     p.catch(noop);
     return p;
+  }
+
+  /** Resolves once a pre-initialised runtime waits for its function (it has polled SPECIALIZE_PATH). */
+  waitZygote(): Promise<void> {
+    if (this.closed) return Promise.reject(new RuntimeApiError('closed', 'Runtime API server is closed'));
+    if (this.zygote === undefined)
+      throw new Error('waitZygote: this Runtime API server was not made for a zygote');
+    if (this.zygote.polled !== undefined && !this.zygote.polled.destroyed) return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => this.zygoteWaiters.push({ resolve, reject }));
+    p.catch(noop);
+    return p;
+  }
+
+  /**
+   * Answers the pre-initialised runtime's specialisation poll with `body` (the function's environment), now or
+   * when it polls. Once only: from then on the path is unknown, so function code can never ask again.
+   */
+  specialize(body: Buffer): void {
+    const z = this.zygote;
+    if (z === undefined || z.done) throw new Error('specialize: not a zygote, or already specialised');
+    z.done = true;
+    const polled = z.polled;
+    z.polled = undefined;
+    if (polled !== undefined && !polled.destroyed) send(polled, 200, body);
+    else z.answer = body;
   }
 
   /**
@@ -250,6 +285,7 @@ export class RuntimeApiServer {
     this.settleReady = undefined;
     this.failReady = undefined;
     for (const w of this.nextWaiters.splice(0)) w.reject(err);
+    for (const w of this.zygoteWaiters.splice(0)) w.reject(err);
     await new Promise<void>((resolve) => {
       // The callback gets ERR_SERVER_NOT_RUNNING if listen() never ran; closed is closed.
       this.server.close(() => resolve());
@@ -298,6 +334,9 @@ export class RuntimeApiServer {
       if (method === 'POST') this.onInitError(req, res);
       else this.methodNotAllowed(res, 'POST');
       return;
+    } else if (path === SPECIALIZE_PATH && method === 'GET' && this.zygote !== undefined) {
+      this.onSpecializationPoll(res, this.zygote);
+      return;
     } else if (path === PING_PATH && method === 'GET') {
       // RAPID keeps /ping for old clients.
       res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', '4']);
@@ -306,6 +345,23 @@ export class RuntimeApiServer {
     }
     this.log.debug({ method, url }, 'runtime API: unknown path');
     send(res, 404, NOT_FOUND);
+  }
+
+  private onSpecializationPoll(
+    res: ServerResponse,
+    z: { polled?: ServerResponse; answer?: Buffer; done: boolean },
+  ): void {
+    if (z.answer !== undefined) {
+      send(res, 200, z.answer);
+      z.answer = undefined;
+      return;
+    }
+    if (z.done || (z.polled !== undefined && !z.polled.destroyed) || this.state !== 'Started') {
+      send(res, 404, NOT_FOUND);
+      return;
+    }
+    z.polled = res;
+    for (const w of this.zygoteWaiters.splice(0)) w.resolve();
   }
 
   private methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -7,6 +7,11 @@ export const NEXT_PATH = '/2018-06-01/runtime/invocation/next';
 export const INIT_ERROR_PATH = '/2018-06-01/runtime/init/error';
 export const INVOCATION_PREFIX = '/2018-06-01/runtime/invocation/';
 export const PING_PATH = '/2018-06-01/ping';
+/**
+ * Kiln's private path for pre-initialised environments: the zygote's runtime long-polls it once, before any
+ * function code exists, and gets the function's environment. Not part of Lambda's API; 404 for everyone else.
+ */
+export const SPECIALIZE_PATH = '/kiln/zygote/specialization';
 
 export const ERROR_TYPE_HEADER = 'lambda-runtime-function-error-type';
 const ERROR_BODY_TRAILER = 'lambda-runtime-function-error-body';

@@ -16,8 +16,10 @@ export interface SandboxSpec {
   /**
    * Host directory holding the function's extracted code; mounted read-only at /var/task. The sandbox reads it as an
    * unprivileged user, so its contents must be world-readable and every directory above it world-searchable (o+x).
+   * Absent for a pre-initialised sandbox (a zygote): /var/task starts empty and the code arrives through
+   * Sandbox.specialize; only drivers whose `lateCode` is true accept that.
    */
-  readonly codeDir: string;
+  readonly codeDir?: string;
   /** Host directory holding Kiln's runtime clients; mounted read-only at /var/runtime. Same permissions as codeDir. */
   readonly runtimeDir: string;
   /**
@@ -58,12 +60,18 @@ export interface Sandbox {
    * they end). Call destroy() afterwards anyway: exiting does not release the environment's resources.
    */
   readonly exited: Promise<SandboxExit>;
-  /** Resolves once every process of the sandbox is frozen; rejects after a bounded wait. */
   /**
    * Applies the steady-state CPU share (in proportion to memory). Until then the sandbox may use what the host
    * can spare, as Lambda boosts CPU during INIT; the worker calls this when INIT ends.
    */
   limitCpu(): Promise<void>;
+  /**
+   * Turns a sandbox created without codeDir into one function's: mounts `codeDir` read-only at /var/task (visible
+   * to the processes already running) and sets the memory limit to `memoryMb`. Once only; absent on sandboxes of
+   * drivers without `lateCode`.
+   */
+  specialize?(codeDir: string, memoryMb: number): Promise<void>;
+  /** Resolves once every process of the sandbox is frozen; rejects after a bounded wait. */
   freeze(): Promise<void>;
   thaw(): Promise<void>;
   /** Peak memory of the whole sandbox since creation, in bytes (from the cgroup). */
@@ -74,6 +82,8 @@ export interface Sandbox {
 
 export interface Driver {
   readonly name: string;
+  /** Whether create() accepts a spec without codeDir (pre-initialised sandboxes); known once check() resolved. */
+  readonly lateCode: boolean;
   /** Throws an Error saying what is missing and how to install it. */
   check(): Promise<void>;
   /**

@@ -18,6 +18,7 @@ import type { Driver, Sandbox, SandboxExit } from './driver.js';
 import { StateMachine, type EnvironmentState } from './environment-state.js';
 import { specKey, type FunctionSpec } from './function-spec.js';
 import { runtimeArgv, runtimeEnv, usesSocketDirectly } from './runtime-launch.js';
+import type { Zygote } from './zygote.js';
 
 export interface EnvironmentDeps {
   readonly driver: Driver;
@@ -47,7 +48,14 @@ export interface EnvironmentResult {
   readonly initDurationMs?: number;
 }
 
-export type InitResult = { readonly ok: true } | { readonly ok: false; readonly outcome: InvocationOutcome };
+export type InitResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly outcome: InvocationOutcome;
+      /** Kiln could not launch or specialise the sandbox: the runtime never ran any of the function's code. */
+      readonly launchFailed?: boolean;
+    };
 
 const errorPayload = (errorType: string, errorMessage: string): InvocationOutcome => ({
   kind: 'error',
@@ -62,7 +70,7 @@ const drainPipes = async (): Promise<void> => {
 };
 
 export class Environment {
-  readonly id = randomBytes(16).toString('hex');
+  readonly id: string;
   readonly key: string;
   readonly logs: LogCapture;
   private readonly machine: StateMachine;
@@ -82,13 +90,18 @@ export class Environment {
    * never reclaimed by keep-alive or evicted for memory while set.
    */
   provisionedFor?: string;
+  /** Started from a pre-initialised sandbox (a zygote) rather than from nothing. */
+  prewarmed = false;
 
   constructor(
     readonly spec: FunctionSpec,
     private readonly codeDir: string,
     private readonly d: EnvironmentDeps,
     onState?: (env: Environment, from: EnvironmentState, to: EnvironmentState) => void,
+    /** A zygote's id, when this environment will take it over (its sandbox, uid and socket keep that id). */
+    id?: string,
   ) {
+    this.id = id ?? randomBytes(16).toString('hex');
     this.key = specKey(spec);
     this.lastUsed = d.clock.now();
     this.machine = new StateMachine(this.id, (from, to) => onState?.(this, from, to));
@@ -111,55 +124,91 @@ export class Environment {
   /**
    * Cold start: sandbox, runtime, INIT. Leaves the environment busy (for its first invocation) or stopped.
    * A `provisioned-concurrency` INIT happens ahead of traffic, so no REPORT line carries its duration.
+   * With a zygote (constructed with its id), its running sandbox becomes this function's: the code is mounted,
+   * the memory limit set, and its waiting runtime gets this function's environment; INIT goes on from there.
    */
-  async start(initType: 'on-demand' | 'provisioned-concurrency' = 'on-demand'): Promise<InitResult> {
+  async start(
+    initType: 'on-demand' | 'provisioned-concurrency' = 'on-demand',
+    zygote?: Zygote,
+  ): Promise<InitResult> {
     const began = performance.now();
-    const dir = join(this.d.stateDir, this.id);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const socketPath = join(dir, 'rapi.sock');
     try {
-      const ids = await this.d.driver.allocate(this.id);
-      this.rapi = new RuntimeApiServer({ socketPath, log: this.d.log, socketOwner: ids });
-      await this.rapi.listen();
-      this.sandbox = await this.d.driver.create({
-        id: this.id,
-        ids,
-        codeDir: this.codeDir,
-        runtimeDir: this.d.runtimeDir,
-        runtimeApiSocket: socketPath,
-        argv: runtimeArgv(this.spec.runtime),
-        env: runtimeEnv(this.spec, this.logs.stream, initType),
-        memoryMb: this.spec.memorySize,
-        ephemeralStorageMb: this.spec.ephemeralStorage,
-        waitForRelay: !usesSocketDirectly(this.spec.runtime),
-      });
+      if (zygote !== undefined) await this.specialize(zygote, initType);
+      else await this.launch(initType);
     } catch (err) {
       this.d.log.error({ err, env: this.id }, 'environment failed to start');
       this.d.driver.release(this.id);
       await this.stop();
       return {
         ok: false,
+        launchFailed: true,
         outcome: errorPayload(
           'Runtime.Unknown',
           'Kiln could not start an execution environment; see the platform log.',
         ),
       };
     }
+    if (!this.sandbox || !this.rapi) throw new Error(`environment ${this.id}: started without a sandbox`);
     this.logs.platformLine(initStartLine(this.spec.runtime));
     this.logs.attach(this.sandbox.stdout);
     this.logs.attach(this.sandbox.stderr);
-    this.exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
+    const exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
+    this.exit = exit;
     this.machine.to('initializing');
+    return this.init(began, initType, this.rapi, this.sandbox, exit);
+  }
 
+  private async specialize(zygote: Zygote, initType: string): Promise<void> {
+    if (zygote.id !== this.id) throw new Error(`environment ${this.id} cannot take zygote ${zygote.id}`);
+    const { sandbox, rapi } = zygote.take();
+    this.sandbox = sandbox;
+    this.rapi = rapi;
+    this.prewarmed = true;
+    if (sandbox.specialize === undefined) throw new Error(`the ${this.d.driver.name} driver has no zygotes`);
+    const began = performance.now();
+    await sandbox.specialize(this.codeDir, this.spec.memorySize);
+    const env = runtimeEnv(this.spec, this.logs.stream, initType);
+    rapi.specialize(Buffer.from(JSON.stringify({ env })));
+    this.d.log.debug({ env: this.id, ms: performance.now() - began }, 'sandbox specialised');
+  }
+
+  private async launch(initType: 'on-demand' | 'provisioned-concurrency'): Promise<void> {
+    const dir = join(this.d.stateDir, this.id);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const socketPath = join(dir, 'rapi.sock');
+    const ids = await this.d.driver.allocate(this.id);
+    this.rapi = new RuntimeApiServer({ socketPath, log: this.d.log, socketOwner: ids });
+    await this.rapi.listen();
+    this.sandbox = await this.d.driver.create({
+      id: this.id,
+      ids,
+      codeDir: this.codeDir,
+      runtimeDir: this.d.runtimeDir,
+      runtimeApiSocket: socketPath,
+      argv: runtimeArgv(this.spec.runtime),
+      env: runtimeEnv(this.spec, this.logs.stream, initType),
+      memoryMb: this.spec.memorySize,
+      ephemeralStorageMb: this.spec.ephemeralStorage,
+      waitForRelay: !usesSocketDirectly(this.spec.runtime),
+    });
+  }
+
+  private async init(
+    began: number,
+    initType: 'on-demand' | 'provisioned-concurrency',
+    rapi: RuntimeApiServer,
+    sandbox: Sandbox,
+    exit: Promise<SandboxExit>,
+  ): Promise<InitResult> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(
       (r) => (timer = setTimeout(() => r('timeout'), this.d.initTimeoutMs)),
     );
-    const first = await Promise.race([this.rapi.waitReady(), this.exit, timedOut]);
+    const first = await Promise.race([rapi.waitReady(), exit, timedOut]);
     clearTimeout(timer);
     this.pendingInitMs = performance.now() - began;
     if (first !== 'timeout' && 'kind' in first && first.kind === 'ready') {
-      await this.sandbox.limitCpu();
+      await sandbox.limitCpu();
       if (initType === 'provisioned-concurrency') this.pendingInitMs = undefined;
       this.machine.to('busy');
       return { ok: true };
@@ -204,6 +253,8 @@ export class Environment {
     const result = await Promise.race([rapi.invoke(req), exit, timedOut]);
     clearTimeout(timer);
     const durationMs = performance.now() - began;
+    // Read while the pipes drain: the cgroup read is a thread-pool round trip of its own.
+    const peak = sandbox.maxMemoryBytes().catch(() => undefined);
     await drainPipes();
 
     let outcome: InvocationOutcome;
@@ -234,7 +285,7 @@ export class Environment {
       fatal = true;
       status = { status: 'error', errorType };
     }
-    const maxMem = (await sandbox.maxMemoryBytes().catch(() => undefined)) ?? 0;
+    const maxMem = (await peak) ?? 0;
     this.logs.platformLine(endLine(req.requestId));
     this.logs.platformLine(
       reportLine({

@@ -7,3 +7,4 @@ export { isRetiredBy, specKey } from './function-spec.js';
 export type { FunctionSpec } from './function-spec.js';
 export { Worker } from './worker.js';
 export type { EnvironmentInfo, InvokeResult, ProvisionedStatus, WorkerOptions } from './worker.js';
+export type { ZygoteInfo } from './zygote-pool.js';

@@ -20,18 +20,78 @@ export function runtimeArgv(runtime: Runtime): string[] {
   }
 }
 
+/** Runtimes whose client can start before it knows its function (see bootstrap.cjs's KILN_ZYGOTE). */
+export const zygoteRuntimes: readonly Runtime[] = ['nodejs20.x'];
+
+/** What a pre-initialised sandbox is created with, until a function's values replace them. */
+export const zygoteMemoryMb = 128;
+/** /tmp's size is fixed when the sandbox starts, so only functions with this EphemeralStorage can use one. */
+export const zygoteEphemeralMb = 512;
+
+/**
+ * Variables a process reads once, at its start (the Node runtime's options and paths, the dynamic loader, libc
+ * and ICU locales, the allocator, OpenSSL): a function setting any of them must start a runtime of its own,
+ * since a pre-initialised one started without them.
+ */
+const readAtStart = /^(NODE_|UV_|LD_|LC_|MALLOC_|GLIBC_|OPENSSL_|SSL_CERT_)|^(LANGUAGE|TZDIR)$/;
+
+/** The environment a pre-initialised runtime starts with: everything of runtimeEnv that no function decides. */
+export function zygoteEnv(runtime: Runtime): Record<string, string> {
+  const generic: Record<string, string> = {
+    PATH: basePath,
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    LD_LIBRARY_PATH: baseLdLibraryPath,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${runtime}`,
+    AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
+    LAMBDA_TASK_ROOT: '/var/task',
+    LAMBDA_RUNTIME_DIR: '/var/runtime',
+    ...runtimePaths(runtime),
+    KILN_ZYGOTE: '1',
+  };
+  return generic;
+}
+
+/**
+ * Whether a cold start of `spec` may be served by a pre-initialised runtime, with the handler seeing exactly
+ * what a fresh one would: same /tmp size, and no variable the runtime has already read differs.
+ */
+export function zygoteFits(spec: FunctionSpec): boolean {
+  if (!zygoteRuntimes.includes(spec.runtime) || spec.ephemeralStorage !== zygoteEphemeralMb) return false;
+  if (Object.keys(spec.environment).some((k) => readAtStart.test(k))) return false;
+  const wanted = runtimeEnv(spec, '');
+  const generic = zygoteEnv(spec.runtime);
+  return Object.keys(generic).every((k) => k === 'KILN_ZYGOTE' || wanted[k] === generic[k]);
+}
+
+const basePath = '/usr/local/bin:/usr/bin/:/bin:/opt/bin';
+const baseLdLibraryPath =
+  '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib';
+
+/** Module search paths and Kiln's socket, per runtime. */
+function runtimePaths(runtime: Runtime): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (runtime === 'nodejs20.x') {
+    env.NODE_PATH =
+      '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task';
+  }
+  if (runtime === 'python3.11') env.PYTHONPATH = '/var/runtime';
+  // Kiln's own runtime clients skip the TCP relay and speak to the socket directly.
+  if (usesSocketDirectly(runtime)) env.KILN_RUNTIME_API_SOCKET = sandboxSocketPath;
+  return env;
+}
+
 /** Lambda's defined runtime environment variables, over the function's own (which cannot override them). */
 export function runtimeEnv(
   spec: FunctionSpec,
   logStream: string,
   initType = 'on-demand',
 ): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: '/usr/local/bin:/usr/bin/:/bin:/opt/bin',
+  return {
+    PATH: basePath,
     LANG: 'en_US.UTF-8',
     TZ: ':UTC',
-    LD_LIBRARY_PATH:
-      '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib',
+    LD_LIBRARY_PATH: baseLdLibraryPath,
     ...spec.environment,
     _HANDLER: spec.handler,
     AWS_REGION: spec.region,
@@ -46,13 +106,6 @@ export function runtimeEnv(
     AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001',
     LAMBDA_TASK_ROOT: '/var/task',
     LAMBDA_RUNTIME_DIR: '/var/runtime',
+    ...runtimePaths(spec.runtime),
   };
-  if (spec.runtime === 'nodejs20.x') {
-    env.NODE_PATH =
-      '/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task';
-  }
-  if (spec.runtime === 'python3.11') env.PYTHONPATH = '/var/runtime';
-  // Kiln's own runtime clients skip the TCP relay and speak to the socket directly.
-  if (usesSocketDirectly(spec.runtime)) env.KILN_RUNTIME_API_SOCKET = sandboxSocketPath;
-  return env;
 }

@@ -7,6 +7,8 @@ import type { CodeStore } from '../store/index.js';
 import { Environment, type EnvironmentDeps, type EnvironmentResult } from './environment.js';
 import type { EnvironmentState } from './environment-state.js';
 import { isRetiredBy, specKey, type FunctionSpec } from './function-spec.js';
+import type { Zygote } from './zygote.js';
+import { ZygotePool, type ZygoteInfo } from './zygote-pool.js';
 
 export interface WorkerOptions extends Omit<EnvironmentDeps, 'log' | 'clock'> {
   readonly id: string;
@@ -21,6 +23,8 @@ export interface WorkerOptions extends Omit<EnvironmentDeps, 'log' | 'clock'> {
   readonly reapIntervalMs: number;
   /** Called before a new environment starts; throws (e.g. a 429) to refuse it. */
   readonly admitNewEnvironment?: (spec: FunctionSpec) => void;
+  /** Most pre-initialised environments (zygotes) kept per runtime; 0 or absent: none. */
+  readonly zygotesPerRuntime?: number;
 }
 
 export interface InvokeResult extends EnvironmentResult {
@@ -50,6 +54,8 @@ export interface EnvironmentInfo {
   readonly state: EnvironmentState;
   readonly frozen: boolean;
   readonly workerId: string;
+  /** Its cold start took a pre-initialised sandbox (a zygote) instead of starting one. */
+  readonly prewarmed: boolean;
 }
 
 export class Worker {
@@ -59,8 +65,15 @@ export class Worker {
   private readonly reaper: NodeJS.Timeout;
   private readonly listeners = new Set<(env: EnvironmentInfo) => void>();
   private readonly provisioned = new Map<string, ProvisionedTarget>();
+  private readonly zygotes: ZygotePool;
 
   constructor(private readonly o: WorkerOptions) {
+    this.zygotes = new ZygotePool({
+      deps: o,
+      maxPerRuntime: o.zygotesPerRuntime ?? 0,
+      idleMs: o.keepAliveMs,
+      fits: (mb) => this.memoryUsedMb() + mb <= o.memoryBudgetMb,
+    });
     this.reaper = setInterval(() => void this.reap(), o.reapIntervalMs);
     this.reaper.unref();
   }
@@ -84,8 +97,21 @@ export class Worker {
     } else {
       coldStart = true;
       this.o.admitNewEnvironment?.(spec);
-      env = await this.startEnvironment(spec);
-      const init = await env.start();
+      const zygote = this.zygotes.take(spec);
+      try {
+        env = await this.startEnvironment(spec, zygote);
+      } catch (err) {
+        await zygote?.stop();
+        throw err;
+      }
+      let init = await env.start('on-demand', zygote);
+      if (!init.ok && init.launchFailed === true && zygote !== undefined) {
+        // The zygote could not be specialised (it died, a mount failed): start from nothing instead.
+        env = await this.startEnvironment(spec);
+        init = await env.start();
+      }
+      // Only now, so that new zygotes do not take CPU from this cold start.
+      this.zygotes.refill();
       if (!init.ok) {
         return {
           outcome: init.outcome,
@@ -209,6 +235,7 @@ export class Worker {
   async drain(): Promise<void> {
     this.draining = true;
     clearInterval(this.reaper);
+    await this.zygotes.close();
     await Promise.all([...this.envs.values()].filter((e) => e.state === 'idle').map((e) => e.stop()));
     await this.waitUntilEmpty();
   }
@@ -217,11 +244,17 @@ export class Worker {
   async kill(): Promise<void> {
     this.draining = true;
     clearInterval(this.reaper);
+    await this.zygotes.close();
     await Promise.all([...this.envs.values()].map((e) => e.stop()));
   }
 
   environments(): EnvironmentInfo[] {
     return [...this.envs.values()].map((e) => this.info(e));
+  }
+
+  /** Pre-initialised environments waiting for a function. */
+  zygoteList(): ZygoteInfo[] {
+    return this.zygotes.list();
   }
 
   /** Called on every environment state change (metrics, tests observing lifecycle). */
@@ -237,6 +270,7 @@ export class Worker {
       (e) => e.state === 'idle' && e.provisionedFor === undefined && now - e.lastUsed >= this.o.keepAliveMs,
     );
     await Promise.all(stale.map((e) => e.stop()));
+    await this.zygotes.reap(now);
     return stale.length;
   }
 
@@ -251,29 +285,43 @@ export class Worker {
     return best;
   }
 
-  private async startEnvironment(spec: FunctionSpec): Promise<Environment> {
+  private async startEnvironment(spec: FunctionSpec, zygote?: Zygote): Promise<Environment> {
     await this.makeRoom(spec.memorySize);
     const code = await this.o.code.unpacked(spec.codeSha256Hex);
-    const env = new Environment(spec, code.dir, this.o, (e, _from, to) => {
-      if (to === 'stopped') {
-        this.envs.delete(e.id);
-        this.codeReleases.get(e.id)?.();
-        this.codeReleases.delete(e.id);
-        // A provisioned environment that died (crash, timeout) is replaced.
-        const config = e.provisionedFor;
-        if (config !== undefined) queueMicrotask(() => this.reconcile(config));
-      }
-      const info = this.info(e);
-      for (const l of this.listeners) l(info);
-    });
+    const env = new Environment(
+      spec,
+      code.dir,
+      this.o,
+      (e, _from, to) => {
+        if (to === 'stopped') {
+          this.envs.delete(e.id);
+          this.codeReleases.get(e.id)?.();
+          this.codeReleases.delete(e.id);
+          // A provisioned environment that died (crash, timeout) is replaced.
+          const config = e.provisionedFor;
+          if (config !== undefined) queueMicrotask(() => this.reconcile(config));
+        }
+        const info = this.info(e);
+        for (const l of this.listeners) l(info);
+      },
+      zygote?.id,
+    );
     this.codeReleases.set(env.id, code.release);
     this.envs.set(env.id, env);
     return env;
   }
 
-  /** Evicts least recently used idle environments until `memoryMb` fits the budget. */
+  /** Environments' MemorySize plus what the zygote pool holds. */
+  private memoryUsedMb(): number {
+    let sum = this.zygotes.memoryMb();
+    for (const e of this.envs.values()) sum += e.spec.memorySize;
+    return sum;
+  }
+
+  /** Evicts zygotes, then least recently used idle environments, until `memoryMb` fits the budget. */
   private async makeRoom(memoryMb: number): Promise<void> {
-    const used = (): number => [...this.envs.values()].reduce((sum, e) => sum + e.spec.memorySize, 0);
+    const used = (): number => this.memoryUsedMb();
+    while (used() + memoryMb > this.o.memoryBudgetMb && (await this.zygotes.evictOne()));
     const idle = [...this.envs.values()]
       .filter((e) => e.state === 'idle' && e.provisionedFor === undefined)
       .sort((a, b) => a.lastUsed - b.lastUsed);
@@ -311,6 +359,7 @@ export class Worker {
       state: e.state,
       frozen: e.isFrozen,
       workerId: this.o.id,
+      prewarmed: e.prewarmed,
     };
   }
 }

@@ -83,10 +83,10 @@ describe('crash recovery', () => {
     const envDir = join(kiln.dataDir, 'environments');
     const before = sandboxPids(kiln.cgroupParent);
     const oldCgroups = sandboxCgroups(kiln.cgroupParent).names;
-    assert.equal(oldCgroups.length, 3);
+    assert.ok(oldCgroups.length >= 3, `three sandboxes (and maybe zygotes), saw ${oldCgroups.length}`);
     assert.ok(before.length >= 3, `three environments' processes, saw ${before.length}`);
     const oldDirs = readdirSync(envDir);
-    assert.equal(oldDirs.length, 3);
+    assert.ok(oldDirs.length >= 3, `three environments, saw ${oldDirs.length}`);
 
     await kiln.kill();
     assert.equal(await busy, 'cut off');

@@ -148,6 +148,13 @@ describe('cgroup v1', () => {
     await cg.limitCpu({ quotaUs: 7236, periodUs: 100_000 });
     assert.equal(at('cpu', 'cpu.cfs_period_us'), '100000');
     assert.equal(at('cpu', 'cpu.cfs_quota_us'), '7236');
+    // A zygote taking on a function's MemorySize: memory+swap moves with memory, up and down.
+    await cg.setMemoryLimit(512 << 20);
+    assert.equal(at('memory', 'memory.limit_in_bytes'), String(512 << 20));
+    assert.equal(at('memory', 'memory.memsw.limit_in_bytes'), String(512 << 20));
+    await cg.setMemoryLimit(256 << 20);
+    assert.equal(at('memory', 'memory.limit_in_bytes'), String(256 << 20));
+    assert.equal(at('memory', 'memory.memsw.limit_in_bytes'), String(256 << 20));
     assert.deepEqual(
       [...cg.procsFiles].sort(),
       ['cpu', 'cpuacct', 'freezer', 'memory', 'pids'].map((c) =>
@@ -266,6 +273,8 @@ describe('cgroup v2', () => {
     assert.equal(at('pids.max'), '1024');
     await cg.limitCpu({ quotaUs: 7236, periodUs: 100_000 });
     assert.equal(at('cpu.max'), '7236 100000');
+    await cg.setMemoryLimit(512 << 20);
+    assert.equal(at('memory.max'), String(512 << 20));
     assert.deepEqual(cg.procsFiles, [path.join(root, 'kiln', 'env1', 'cgroup.procs')]);
     assert.deepEqual(await v2.list(), ['env1']);
     await assert.rejects(v2.create('env1', limits), /cannot create .*env1: already exists/);

@@ -37,6 +37,9 @@ class FakeWorker implements WorkerHandle {
     this.drained = true;
   }
   async kill(): Promise<void> {}
+  zygoteList() {
+    return [];
+  }
   environments() {
     return [];
   }

@@ -872,3 +872,37 @@ describe('RuntimeApiServer: keep-alive and leaks', () => {
     );
   });
 });
+
+describe('RuntimeApiServer: pre-initialised runtimes', () => {
+  const SPECIALIZE = '/kiln/zygote/specialization';
+
+  it('answers the specialisation poll once, with what specialize() was given, and is not ready until /next', async () => {
+    const sock = path.join(root, `rapi-${++n}.sock`);
+    const server = new RuntimeApiServer({ socketPath: sock, log: silentLogger(), zygote: true });
+    servers.push(server);
+    await server.listen();
+    let ready = false;
+    void server.waitReady().then(() => (ready = true));
+    const poll = call(sock, 'GET', SPECIALIZE);
+    await server.waitZygote();
+    server.specialize(Buffer.from('{"env":{"A":"1"}}'));
+    const answer = await poll;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(json(answer), { env: { A: '1' } });
+    assert.equal(ready, false, 'the specialisation poll is not the first /next');
+    // Function code can never ask again, nor be specialised twice.
+    assert.equal((await call(sock, 'GET', SPECIALIZE)).status, 404);
+    assert.throws(() => server.specialize(Buffer.from('{}')), /already specialised/);
+    const next = call(sock, 'GET', NEXT);
+    assert.deepEqual(await server.waitReady(), { kind: 'ready' });
+    const outcome = server.invoke(request());
+    const id = idOf(await next);
+    await call(sock, 'POST', responsePath(id), { body: '"ok"' });
+    assert.equal((await outcome).kind, 'success');
+  });
+
+  it('keeps the path unknown on an ordinary server', async () => {
+    const { sock } = await start();
+    assert.equal((await call(sock, 'GET', SPECIALIZE)).status, 404);
+  });
+});

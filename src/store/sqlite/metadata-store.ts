@@ -74,15 +74,12 @@ export class SqliteMetadataStore implements MetadataStore {
       deleteVersion: this.db.prepare<[string, number], { record: string }>(
         'DELETE FROM versions WHERE name = ? AND version = ? RETURNING record',
       ),
-      getReserved: this.db.prepare<[string], { reserved: number }>(
-        'SELECT reserved FROM function_concurrency WHERE name = ?',
-      ),
       setReserved: this.db.prepare(
         'INSERT INTO function_concurrency (name, reserved) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET reserved = excluded.reserved',
       ),
       deleteReserved: this.db.prepare('DELETE FROM function_concurrency WHERE name = ?'),
-      reservedTotal: this.db.prepare<[], { total: number | null }>(
-        'SELECT SUM(reserved) AS total FROM function_concurrency',
+      allReserved: this.db.prepare<[], { name: string; reserved: number }>(
+        'SELECT name, reserved FROM function_concurrency',
       ),
     };
     this.publishTx = this.db.transaction(
@@ -113,6 +110,8 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  /** Reserved concurrency by function and its sum, cached (see reservations()). */
+  private reserved: { byName: Map<string, number>; total: number } | undefined;
   private readonly publishTx;
   private readonly deleteVersionTx;
   private readonly deleteAliasTx = (name: string, alias: string): boolean =>
@@ -154,6 +153,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   delete(name: string): FunctionRecord | undefined {
+    // Its reserved concurrency goes with it (ON DELETE CASCADE).
+    this.reserved = undefined;
     const row = this.stmts.delete.get(name);
     return row ? (JSON.parse(row.record) as FunctionRecord) : undefined;
   }
@@ -221,10 +222,28 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   getReservedConcurrency(name: string): number | undefined {
-    return this.stmts.getReserved.get(name)?.reserved;
+    return this.reservations().byName.get(name);
+  }
+
+  /**
+   * Every invocation asks for its function's reservation and the account's total: they are read once and kept
+   * until one of the two writes that change them (this store is the database's only writer).
+   */
+  private reservations(): { byName: Map<string, number>; total: number } {
+    if (this.reserved === undefined) {
+      const byName = new Map<string, number>();
+      let total = 0;
+      for (const row of this.stmts.allReserved.all()) {
+        byName.set(row.name, row.reserved);
+        total += row.reserved;
+      }
+      this.reserved = { byName, total };
+    }
+    return this.reserved;
   }
 
   setReservedConcurrency(name: string, value: number | undefined): void {
+    this.reserved = undefined;
     if (value === undefined) {
       this.stmts.deleteReserved.run(name);
       return;
@@ -240,7 +259,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   reservedConcurrencyTotal(): number {
-    return this.stmts.reservedTotal.get()?.total ?? 0;
+    return this.reservations().total;
   }
 
   getProvisioned(name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined {

@@ -1,5 +1,5 @@
 // Builds the command that starts one sandbox. The chain is:
-//   sh (root, empty env) joins the cgroups → exec setpriv (drops to the pool uid, no caps, no_new_privs)
+//   sh (root, empty env) joins the cgroups → [exec nsenter into the code-mount namespace, zygotes only] → exec setpriv (drops to the pool uid, no caps, no_new_privs)
 //   → exec bwrap (namespaces, mounts, env from the spec only) → bash (inside) starts the 127.0.0.1:9001
 //   relay, signals readiness → exec spec.argv.
 // Everything here is pure so the exact command line can be unit-tested and reported.
@@ -20,6 +20,8 @@ export const firstFileFd = 5;
 export interface HostTools {
   readonly sh: string;
   readonly setpriv: string;
+  /** Puts a zygote's launcher into the namespace where its code will be mounted later (see code-mounts.ts). */
+  readonly nsenter: string;
   readonly bwrap: string;
   /** Runs inside the sandbox (from the read-only /usr), so it must live under /usr. */
   readonly bash: string;
@@ -31,6 +33,7 @@ export interface HostTools {
 export const defaultTools: HostTools = {
   sh: '/bin/sh',
   setpriv: '/usr/bin/setpriv',
+  nsenter: '/usr/bin/nsenter',
   bwrap: '/usr/bin/bwrap',
   bash: '/usr/bin/bash',
   socat: '/usr/bin/socat',
@@ -46,7 +49,8 @@ export type RootEntry =
   | { readonly name: string; readonly kind: 'dir' };
 
 export interface LaunchInput {
-  readonly spec: SandboxSpec;
+  /** codeDir resolved: the function's code, or a pre-initialised sandbox's empty slot. */
+  readonly spec: SandboxSpec & { readonly codeDir: string };
   /** Host uid and gid the sandbox runs as. */
   readonly uid: number;
   readonly gid: number;
@@ -55,6 +59,8 @@ export interface LaunchInput {
   readonly tools: HostTools;
   readonly rootEntries: readonly RootEntry[];
   readonly hostname: string;
+  /** A pre-initialised sandbox's mount namespace (/proc/<pid>/ns/mnt), joined before privileges are dropped. */
+  readonly mountNamespace?: string;
 }
 
 export interface LaunchFile {
@@ -189,6 +195,7 @@ export function planLaunch(input: LaunchInput): LaunchPlan {
     'kiln-launch',
     ...input.procsFiles,
     '--',
+    ...(input.mountNamespace !== undefined ? [tools.nsenter, `--mount=${input.mountNamespace}`, '--'] : []),
     tools.setpriv,
     ...['--reuid', String(input.uid), '--regid', String(input.gid), '--clear-groups'],
     ...['--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'],

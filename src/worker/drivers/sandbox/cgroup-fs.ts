@@ -1,4 +1,5 @@
 // Types and file helpers shared by the cgroup v1 and v2 implementations.
+import { writeFileSync } from 'node:fs';
 import { open, readFile, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -27,6 +28,8 @@ export interface EnvCgroup {
    * work, and under a small Lambda-sized quota it would otherwise take ten times longer.
    */
   limitCpu(limit: CpuLimit): Promise<void>;
+  /** Changes the memory limit of a running sandbox (a pre-initialised one taking on a function's MemorySize). */
+  setMemoryLimit(bytes: number): Promise<void>;
   freeze(timeoutMs: number): Promise<void>;
   thaw(timeoutMs: number): Promise<void>;
   /** True once the kernel OOM killer has killed a process of this cgroup. */
@@ -122,6 +125,23 @@ export async function readOptional(file: string): Promise<string | undefined> {
 }
 
 /** cgroupfs files take one value per write(2); writeFile issues exactly one for short strings. */
+/**
+ * writeControl without the thread pool, for the cold-start path (CPU share after INIT, a zygote's memory limit):
+ * a cgroupfs write is an in-kernel update of microseconds, less than one thread-pool round trip costs.
+ */
+export function writeControlSync(file: string, value: string, step: string): void {
+  try {
+    writeFileSync(file, value);
+  } catch (err) {
+    throw new Error(
+      `${step}: writing ${JSON.stringify(value)} to ${file} failed: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
 export async function writeControl(file: string, value: string, step: string): Promise<void> {
   try {
     await writeFile(file, value);

@@ -1,6 +1,6 @@
 // cgroup v1: one directory tree per controller (memory, pids, cpu, freezer, and cpuacct when it is mounted
 // apart from cpu). An environment gets `<controller mount>/<parent>/<id>` in each of them.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -12,6 +12,7 @@ import {
   readOptional,
   removeDirs,
   writeControl,
+  writeControlSync,
   type CgroupHierarchy,
   type CgroupLimits,
   type CpuLimit,
@@ -182,16 +183,27 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async limitCpu(limit: CpuLimit): Promise<void> {
-    await writeControl(
+    writeControlSync(
       this.file('cpu', 'cpu.cfs_period_us'),
       String(limit.periodUs),
       `cgroup ${this.id}: cpu period`,
     );
-    await writeControl(
+    writeControlSync(
       this.file('cpu', 'cpu.cfs_quota_us'),
       String(limit.quotaUs),
       `cgroup ${this.id}: cpu quota`,
     );
+  }
+
+  async setMemoryLimit(bytes: number): Promise<void> {
+    const limit = this.file('memory', 'memory.limit_in_bytes');
+    const memsw = this.file('memory', 'memory.memsw.limit_in_bytes');
+    // memory+swap may never be below memory: raise it first when growing, lower it last when shrinking.
+    const withSwap = existsSync(memsw);
+    const current = Number(readFileSync(limit, 'utf8'));
+    if (withSwap && bytes > current) writeControlSync(memsw, String(bytes), `cgroup ${this.id}: swap limit`);
+    writeControlSync(limit, String(bytes), `cgroup ${this.id}: memory limit`);
+    if (withSwap && bytes <= current) writeControlSync(memsw, String(bytes), `cgroup ${this.id}: swap limit`);
   }
 
   async freeze(timeoutMs: number): Promise<void> {

@@ -12,6 +12,7 @@ import {
   readOptional,
   removeDirs,
   writeControl,
+  writeControlSync,
   type CgroupHierarchy,
   type CgroupLimits,
   type CpuLimit,
@@ -151,11 +152,15 @@ class V2EnvCgroup implements EnvCgroup {
   }
 
   async limitCpu(limit: CpuLimit): Promise<void> {
-    await writeControl(
+    writeControlSync(
       path.join(this.dir, 'cpu.max'),
       `${limit.quotaUs} ${limit.periodUs}`,
       `cgroup ${this.id}: cpu limit`,
     );
+  }
+
+  async setMemoryLimit(bytes: number): Promise<void> {
+    writeControlSync(path.join(this.dir, 'memory.max'), String(bytes), `cgroup ${this.id}: memory limit`);
   }
 
   async freeze(timeoutMs: number): Promise<void> {

@@ -18,6 +18,7 @@ import {
   type CpuLimit,
   type EnvCgroup,
 } from './cgroups.js';
+import { CodeMounts } from './code-mounts.js';
 import { assertReachable, assertSocket, hostRootEntries } from './host-paths.js';
 import { BwrapSandbox, describeExit, type SandboxTimeouts } from './sandbox-process.js';
 import { UidPool } from './uid-pool.js';
@@ -43,6 +44,8 @@ export interface SandboxDriverOptions {
   readonly stopTimeoutMs?: number;
   /** Paths of the host tools; defaults are Debian's. */
   readonly tools?: Partial<HostTools>;
+  /** Allow pre-initialised sandboxes (code mounted after start); default true where the host supports it. */
+  readonly lateCode?: boolean;
 }
 
 const cpuPeriodUs = 100_000;
@@ -60,6 +63,8 @@ export class SandboxDriver implements Driver {
   private readonly live = new Map<string, Sandbox>();
   /** Environment id → uid handed out by allocate() and not yet taken over by create(). */
   private readonly reserved = new Map<string, number>();
+  private readonly mounts: CodeMounts;
+  private lateCodeReady = false;
 
   constructor(private readonly options: SandboxDriverOptions) {
     this.log = options.log.child({ driver: 'sandbox' });
@@ -72,6 +77,11 @@ export class SandboxDriver implements Driver {
       freezeMs: options.freezeTimeoutMs ?? 2_000,
       stopMs: options.stopTimeoutMs ?? 5_000,
     };
+    this.mounts = new CodeMounts(path.join(options.stateDir, 'slots'));
+  }
+
+  get lateCode(): boolean {
+    return this.lateCodeReady;
   }
 
   /** Which cgroup version and where, for the startup log line. */
@@ -91,6 +101,7 @@ export class SandboxDriver implements Driver {
     await requireTool(t.setpriv, `setpriv is not installed: ${install} util-linux)`);
     await requireTool(t.bash, `bash is not installed at ${t.bash}: apt-get install bash`);
     await requireTool(t.env, `env is not installed at ${t.env}: apt-get install coreutils`);
+    await requireTool(t.nsenter, `nsenter is not installed: ${install} util-linux)`);
     for (const [name, file] of [
       ['socat', t.socat],
       ['bash', t.bash],
@@ -103,6 +114,20 @@ export class SandboxDriver implements Driver {
     await checkUserNamespaces();
     await this.cgroups.prepare();
     await this.probe();
+    if (this.options.lateCode !== false) await this.prepareLateCode();
+  }
+
+  /** Pre-initialised sandboxes are an optimisation: a host that cannot mount code late still runs everything. */
+  private async prepareLateCode(): Promise<void> {
+    try {
+      await this.mounts.prepare();
+      this.lateCodeReady = true;
+    } catch (err) {
+      this.log.warn(
+        { err },
+        'pre-initialised sandboxes are off: mounting code into a running sandbox is not possible on this host',
+      );
+    }
   }
 
   async allocate(id: string): Promise<SandboxIds> {
@@ -126,8 +151,23 @@ export class SandboxDriver implements Driver {
     const started = Date.now();
     let cgroup: EnvCgroup | undefined;
     let launched = false;
+    let slot: string | undefined;
     try {
-      await assertReachable('codeDir', spec.codeDir, uid, gid);
+      if (spec.codeDir === undefined) {
+        if (!this.lateCodeReady)
+          throw new Error(
+            `sandbox ${spec.id}: no codeDir, and this driver cannot mount code late (see its check())`,
+          );
+        if (this.mounts.namespace === undefined)
+          throw new Error(
+            `sandbox ${spec.id}: the code mount helper is not running, so no code could arrive`,
+          );
+        slot = path.join(this.mounts.slotsDir, spec.id);
+        await mkdir(slot, { mode: 0o755 });
+        await chmod(slot, 0o755);
+      }
+      const codeDir = spec.codeDir ?? (slot as string);
+      await assertReachable('codeDir', codeDir, uid, gid);
       await assertReachable('runtimeDir', spec.runtimeDir, uid, gid);
       await assertSocket('runtimeApiSocket', spec.runtimeApiSocket);
       await assertReachable('runtimeApiSocket', spec.runtimeApiSocket, uid, gid);
@@ -136,13 +176,14 @@ export class SandboxDriver implements Driver {
       await chown(spec.runtimeApiSocket, uid, gid);
       await chmod(spec.runtimeApiSocket, 0o600);
       const plan = planLaunch({
-        spec,
+        spec: { ...spec, codeDir },
         uid,
         gid,
         procsFiles: cgroup.procsFiles,
         tools: this.tools,
         rootEntries: this.rootEntries,
         hostname: this.options.hostname ?? 'kiln',
+        ...(slot !== undefined ? { mountNamespace: this.mounts.namespace } : {}),
       });
       launched = true;
       const sandbox = await BwrapSandbox.start({
@@ -151,6 +192,9 @@ export class SandboxDriver implements Driver {
         plan,
         cgroup,
         cpu: this.cpuFor(spec),
+        ...(slot !== undefined
+          ? { late: { slot, mounts: this.mounts, cpuFor: (memoryMb: number) => this.cpuFor({ memoryMb }) } }
+          : {}),
         log: this.log,
         timeouts: this.timeouts,
         onReleased: () => {
@@ -164,7 +208,7 @@ export class SandboxDriver implements Driver {
     } catch (err) {
       // A launched sandbox cleans up after itself and frees the uid through onReleased (or keeps it quarantined
       // when its processes could not be killed); this covers failures before the launch.
-      if (!launched) await this.undo(spec.id, uid, cgroup);
+      if (!launched) await this.undo(spec.id, uid, cgroup, slot);
       throw err;
     }
   }
@@ -194,12 +238,18 @@ export class SandboxDriver implements Driver {
     return reserved === undefined ? this.pool.allocate() : this.pool.reserve(reserved);
   }
 
-  private async undo(id: string, uid: number, cgroup: EnvCgroup | undefined): Promise<void> {
+  private async undo(
+    id: string,
+    uid: number,
+    cgroup: EnvCgroup | undefined,
+    slot: string | undefined,
+  ): Promise<void> {
     try {
       if (cgroup !== undefined) {
         await cgroup.killAll(this.timeouts.stopMs);
         await cgroup.remove(this.timeouts.stopMs);
       }
+      if (slot !== undefined) await rm(slot, { recursive: true, force: true });
       this.pool.release(uid);
     } catch (err) {
       this.log.error({ sandbox: id, err }, 'undoing a failed sandbox start');
@@ -210,7 +260,7 @@ export class SandboxDriver implements Driver {
     return { memoryBytes: spec.memoryMb * 1024 * 1024, pidsMax: this.options.pidsMax ?? 1024 };
   }
 
-  private cpuFor(spec: SandboxSpec): CpuLimit {
+  private cpuFor(spec: Pick<SandboxSpec, 'memoryMb'>): CpuLimit {
     return {
       periodUs: cpuPeriodUs,
       quotaUs: cpuQuotaFor(spec.memoryMb, cpuPeriodUs, this.options.mbPerVcpu),
@@ -267,7 +317,7 @@ function validateSpec(spec: SandboxSpec): void {
   positiveInt('ephemeralStorageMb', spec.ephemeralStorageMb);
   if (spec.argv.length === 0) throw new Error(`sandbox ${spec.id}: argv is empty`);
   for (const [name, p] of [
-    ['codeDir', spec.codeDir],
+    ['codeDir', spec.codeDir ?? '/'],
     ['runtimeDir', spec.runtimeDir],
     ['runtimeApiSocket', spec.runtimeApiSocket],
   ] as const) {

@@ -1,12 +1,14 @@
 // One running sandbox: the bwrap process tree inside its cgroup, and the operations the worker needs on it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { readFile } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import type { Logger } from '../../../shared/index.js';
 import type { Sandbox, SandboxExit } from '../../driver.js';
 import { argsFd, encodeArgs, readyFd, type LaunchPlan } from './bwrap-args.js';
 import { signalProcess, type CpuLimit, type EnvCgroup } from './cgroups.js';
+import type { CodeMounts } from './code-mounts.js';
+import { assertReachable } from './host-paths.js';
 
 export interface SandboxTimeouts {
   /** From spawn until the relay is up and the runtime is about to be exec'd. */
@@ -23,6 +25,15 @@ export interface StartArgs {
   readonly cgroup: EnvCgroup;
   /** Applied by limitCpu() once INIT is over: like Lambda, INIT runs with the CPU the host can spare. */
   readonly cpu: CpuLimit;
+  /**
+   * A pre-initialised sandbox: the empty host directory bound at /var/task, what mounts code onto it, and the CPU
+   * share of a memory size (the function's replaces `cpu` when it is specialised).
+   */
+  readonly late?: {
+    readonly slot: string;
+    readonly mounts: CodeMounts;
+    readonly cpuFor: (memoryMb: number) => CpuLimit;
+  };
   readonly log: Logger;
   readonly timeouts: SandboxTimeouts;
   /** Called once the sandbox's processes are gone and its cgroup removed: its uid may be reused. */
@@ -45,11 +56,14 @@ export class BwrapSandbox implements Sandbox {
   private hasExited = false;
   private destroying: Promise<void> | undefined;
   private removed = false;
+  private specialized = false;
+  private cpu: CpuLimit;
 
   private constructor(
     private readonly args: StartArgs,
     private readonly child: ChildProcess,
   ) {
+    this.cpu = args.cpu;
     // Node discards unread child output when the child exits; piping into our own streams keeps it for a consumer
     // that attaches late (and for the start-failure message).
     this.stdout = (child.stdout as Readable).pipe(new PassThrough());
@@ -135,7 +149,22 @@ export class BwrapSandbox implements Sandbox {
   }
 
   async limitCpu(): Promise<void> {
-    await this.args.cgroup.limitCpu(this.args.cpu);
+    await this.args.cgroup.limitCpu(this.cpu);
+  }
+
+  async specialize(codeDir: string, memoryMb: number): Promise<void> {
+    const { late, uid, id } = this.args;
+    if (late === undefined)
+      throw new Error(`sandbox ${id} was started with its code: it cannot be specialised`);
+    if (this.specialized)
+      throw new Error(`sandbox ${id} is already specialised: it serves one function only`);
+    this.assertLive('specialize');
+    this.specialized = true;
+    await assertReachable('codeDir', codeDir, uid, uid);
+    // The limit first: the code must never be visible to a sandbox still holding the pool's limit.
+    await this.args.cgroup.setMemoryLimit(memoryMb * 1024 * 1024);
+    this.cpu = late.cpuFor(memoryMb);
+    await late.mounts.roBind(codeDir, late.slot);
   }
 
   async freeze(): Promise<void> {
@@ -180,6 +209,14 @@ export class BwrapSandbox implements Sandbox {
     // Anything that is left (a launcher killed before bwrap ran cannot take the sandbox with it).
     await cgroup.killAll(timeouts.stopMs);
     await cgroup.remove(timeouts.stopMs);
+    const late = this.args.late;
+    if (late !== undefined) {
+      await late.mounts.unmount(late.slot);
+      // rmdir, never a recursive rm: should the unmount have failed, the function's code is still below it.
+      await rmdir(late.slot).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
     this.removed = true;
     this.args.onReleased();
     log.debug({ sandbox: id, ms: Date.now() - started }, 'sandbox destroyed');
