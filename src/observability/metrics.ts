@@ -36,10 +36,8 @@ export class Metrics {
       labelNames: [...labelNames],
       registers: [this.registry],
       collect() {
-        const value = collect();
         this.reset();
-        if (typeof value === 'number') this.set(value);
-        else for (const s of value) this.set({ ...s.labels }, s.value);
+        apply(collect(), (labels, v) => this.set(labels, v));
       },
     });
   }
@@ -57,10 +55,8 @@ export class Metrics {
       labelNames: [...labelNames],
       registers: [this.registry],
       collect() {
-        const value = collect();
         this.reset();
-        if (typeof value === 'number') this.inc(value);
-        else for (const s of value) this.inc({ ...s.labels }, s.value);
+        apply(collect(), (labels, v) => this.inc(labels, v));
       },
     });
   }
@@ -99,4 +95,10 @@ export class Metrics {
   async scrape(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
+}
+
+/** Feeds a collected value (one number, or one per label set) to a metric's setter. */
+function apply(value: GaugeValue, put: (labels: Record<string, string>, v: number) => void): void {
+  if (typeof value === 'number') put({}, value);
+  else for (const s of value) put({ ...s.labels }, s.value);
 }

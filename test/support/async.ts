@@ -28,36 +28,40 @@ export async function queueView(endpoint: string): Promise<QueueView> {
   return (await (await fetch(`${endpoint}/_kiln/async`)).json()) as QueueView;
 }
 
-/** Polls (bounded) until the event satisfies `ok`; the platform works in the background meanwhile. */
-export async function untilEvent(
-  endpoint: string,
-  id: string,
-  ok: (e: AsyncEventView) => boolean,
-  timeoutMs = 30_000,
-): Promise<AsyncEventView> {
+/** Reads `read` (bounded) until its answer satisfies `ok`; the platform works in the background meanwhile. */
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const e = await asyncEvent(endpoint, id);
-    if (e && ok(e)) return e;
-    if (Date.now() > deadline) throw new Error(`event ${id} never got there; last seen ${JSON.stringify(e)}`);
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what} never got there; last seen ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
-/** Polls (bounded) until the queue satisfies `ok`. */
-export async function untilQueue(
+export const untilEvent = (
+  endpoint: string,
+  id: string,
+  ok: (e: AsyncEventView) => boolean,
+  timeoutMs = 30_000,
+): Promise<AsyncEventView> =>
+  until(
+    `event ${id}`,
+    () => asyncEvent(endpoint, id),
+    (e) => e !== undefined && ok(e),
+    timeoutMs,
+  ) as Promise<AsyncEventView>;
+
+export const untilQueue = (
   endpoint: string,
   ok: (q: QueueView) => boolean,
   timeoutMs = 60_000,
-): Promise<QueueView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const q = await queueView(endpoint);
-    if (ok(q)) return q;
-    if (Date.now() > deadline) throw new Error(`queue never got there; last seen ${JSON.stringify(q)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+): Promise<QueueView> => until('queue', () => queueView(endpoint), ok, timeoutMs);
 
 /** Moves the queue's clock forward (the server must run with KILN_TEST_ASYNC_CLOCK=1). */
 export async function advanceAsyncClock(endpoint: string, ms: number): Promise<void> {
