@@ -69,6 +69,23 @@ function clientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: 
   socket.destroy();
 }
 
+/** Query objects in which a parameter name appeared more than once, with that name. */
+const repeatedParams = new WeakMap<object, string>();
+
+/**
+ * Query strings become string values only, as every route expects. A repeated name is remembered and
+ * refused before routing: guessing which value the caller meant is how ambiguous requests slip through.
+ * Never throws (it runs inside the router, where an exception would escape Fastify's error handling).
+ */
+function parseQuery(text: string): Record<string, string> {
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(query, name)) repeatedParams.set(query, name);
+    else query[name] = value;
+  }
+  return query;
+}
+
 /** Longer than any function name, ARN or alias Lambda accepts, so a longer one is refused early. */
 const maxParamLength = 2048;
 
@@ -97,7 +114,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     genReqId: () => newId(),
     requestIdHeader: false,
     bodyLimit: opts.bodyLimit,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength, querystringParser: parseQuery },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler: clientError,
@@ -118,6 +135,13 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-amzn-RequestId', req.id);
+    const repeated = repeatedParams.get(req.query as object);
+    if (repeated !== undefined) {
+      throw new ApiError(
+        'InvalidParameterValueException',
+        `Query parameter '${repeated}' appears more than once; send it once.`,
+      );
+    }
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {

@@ -70,4 +70,29 @@ describe('API fuzzing: regressions', () => {
       400,
     );
   });
+
+  it('a repeated query parameter is refused, not a 500 (and never one of the values guessed)', async () => {
+    // `/_kiln/async/events` handed the array Fastify made of a repeated FunctionName to SQLite: 500.
+    for (const target of [
+      '/_kiln/async/events?FunctionName=a&FunctionName=b',
+      '/2015-03-31/functions/fx?Qualifier=1&Qualifier=live',
+      '/2015-03-31/functions?Marker=a&Marker=b',
+    ]) {
+      const res = await answer({ method: 'GET', target }, 'InvalidParameterValueException', 400);
+      assert.match(res.body.toString(), /appears more than once/);
+    }
+    await answer(
+      { method: 'DELETE', target: '/2015-03-31/functions/fx?Qualifier=1&Qualifier=1' },
+      'InvalidParameterValueException',
+      400,
+    );
+  });
+
+  it('a query parameter named like an Object property is just a parameter', async () => {
+    const res = await rawRequest(kiln.port, {
+      method: 'GET',
+      target: '/2015-03-31/functions?__proto__=1&constructor=2&MaxItems=1',
+    });
+    assert.equal(res.status, 200);
+  });
 });
