@@ -1,5 +1,13 @@
 // The shared HTTP edge: request ids, opaque bodies, and every failure rendered as an AWS JSON error.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { ApiError } from '../model/index.js';
 import { newId, type Logger } from '../shared/index.js';
 import { readBody, tooLarge } from './body.js';
@@ -23,6 +31,76 @@ export function sendApiError(reply: FastifyReply, err: ApiError): FastifyReply {
     .send(JSON.stringify({ Type: err.fault, Message: err.message, ...err.extra }));
 }
 
+/**
+ * The JSON error as raw HTTP, for requests Node's parser refused before Fastify saw them (malformed
+ * request lines or headers, headers over Node's 16 KB limit): clients still get an AWS error to parse.
+ */
+function rawApiError(err: ApiError): string {
+  const body = JSON.stringify({ Type: err.fault, Message: err.message });
+  return [
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}`,
+    `x-amzn-RequestId: ${newId()}`,
+    `x-amzn-ErrorType: ${err.code}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
+function clientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const apiError =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError(
+          'RequestEntityTooLargeException',
+          'Request headers must be smaller than 16384 bytes in all.',
+        )
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ApiError('InvalidRequestContentException', 'The request was not received completely in time.')
+        : new ApiError(
+            'InvalidRequestContentException',
+            `Malformed HTTP request (${err.code ?? err.message}).`,
+          );
+  this.log.debug({ err }, 'malformed HTTP request');
+  // As Node does: once an answer has been written on this connection, a second one would corrupt it.
+  if (socket.writable && socket.bytesWritten === 0) socket.write(rawApiError(apiError));
+  socket.destroy();
+}
+
+/** Query objects in which a parameter name appeared more than once, with that name. */
+const repeatedParams = new WeakMap<object, string>();
+
+/**
+ * Query strings become string values only, as every route expects. A repeated name is remembered and
+ * refused before routing: guessing which value the caller meant is how ambiguous requests slip through.
+ * Never throws (it runs inside the router, where an exception would escape Fastify's error handling).
+ */
+function parseQuery(text: string): Record<string, string> {
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(query, name)) repeatedParams.set(query, name);
+    else query[name] = value;
+  }
+  return query;
+}
+
+/** Longer than any function name, ARN or alias Lambda accepts, so a longer one is refused early. */
+const maxParamLength = 2048;
+
+/** Requests Fastify refuses before routing: a path that is not valid percent-encoded UTF-8, or too long. */
+function frameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.header('x-amzn-RequestId', req.id);
+  const message =
+    err.code === 'FST_ERR_BAD_URL'
+      ? 'The request path is not valid percent-encoded UTF-8.'
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? `A path parameter is longer than ${maxParamLength} characters.`
+        : `The request cannot be routed (${err.code}).`;
+  return sendApiError(reply, new ApiError('InvalidParameterValueException', message));
+}
+
 export interface HttpServerOptions {
   readonly log: Logger;
   /** Default request-body cap; routes that take code raise it. */
@@ -36,9 +114,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     genReqId: () => newId(),
     requestIdHeader: false,
     bodyLimit: opts.bodyLimit,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength, querystringParser: parseQuery },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientError,
+    frameworkErrors: frameworkError,
   }) as unknown as FastifyInstance;
 
   // Bodies are opaque bytes: Invoke payloads arrive with any content type or none (the AWS CLI sends none),
@@ -55,6 +135,13 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-amzn-RequestId', req.id);
+    const repeated = repeatedParams.get(req.query as object);
+    if (repeated !== undefined) {
+      throw new ApiError(
+        'InvalidParameterValueException',
+        `Query parameter '${repeated}' appears more than once; send it once.`,
+      );
+    }
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
