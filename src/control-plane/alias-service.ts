@@ -2,6 +2,7 @@
 import type { ApiError } from '../model/index.js';
 import {
   Violations,
+  canonicalVersion,
   aliasNotFound,
   checkAliasName,
   checkDescription,
@@ -114,7 +115,7 @@ export class AliasService {
     }
     checkRouting(this.d.account, name, primary, a.weights, (v) => !!this.d.metadata.getVersion(name, v));
     // Stored with normalized keys, so "02" and "2" name the same version.
-    const entries = Object.entries(a.weights).map(([k, w]) => [String(Number(k)), w] as const);
+    const entries = Object.entries(a.weights).map(([k, w]) => [canonicalVersion(k), w] as const);
     return { ...a, weights: Object.fromEntries(entries) };
   }
 
@@ -146,4 +147,4 @@ export class AliasService {
   }
 }
 
-const normalizeVersion = (v: string): string => (v === '$LATEST' ? v : String(Number(v)));
+const normalizeVersion = (v: string): string => (v === '$LATEST' ? v : canonicalVersion(v));

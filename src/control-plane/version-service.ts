@@ -71,6 +71,12 @@ export class VersionService {
     if (!latest) throw this.missing(name);
     const n = Math.min(maxItems ?? limits.listMaxItems, limits.listMaxItems);
     const after = decodeMarker('versions', marker);
+    if (after !== undefined && !/^[0-9]+$/.test(after)) {
+      throw new ApiError(
+        'InvalidParameterValueException',
+        'Invalid Marker: pass the NextMarker of a previous response of the same operation.',
+      );
+    }
     const items: Resolved[] = [];
     let afterVersion = 0;
     if (after === undefined) items.push({ record: latest, arnQualifier: '$LATEST' });

@@ -115,6 +115,8 @@ export class InvokeService {
     }
     const record = this.target(ref.name, ref.qualifier);
     const requestId = input.requestId ?? newId();
+    // Checked for DryRun too: a dry run answers whether the real call would be accepted.
+    const clientContext = type === 'Event' ? undefined : decodeClientContext(input.clientContext);
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
     const payload = input.payload.length === 0 ? Buffer.from('{}') : input.payload;
     if (type === 'Event') {
@@ -137,7 +139,6 @@ export class InvokeService {
       ]);
       return { status: 202, requestId, headers: {}, body: Buffer.alloc(0) };
     }
-    const clientContext = decodeClientContext(input.clientContext);
     checkJson(payload);
     const spec = toSpec(record, this.d.account);
     const result = await this.run(spec, ref.qualifier, {

@@ -31,10 +31,16 @@ const versionPatternText = '(\\$LATEST|[0-9]+)';
 export type Qualifier =
   { kind: 'latest' } | { kind: 'version'; version: string } | { kind: 'alias'; name: string };
 
+/**
+ * The canonical form of a version number: digits without leading zeros ("02" and "2" name one version).
+ * Done on the text, so numbers past 2^53 keep every digit and never print in exponent form.
+ */
+export const canonicalVersion = (digits: string): string => digits.replace(/^0+(?=\d)/, '');
+
 export function classifyQualifier(q: string | undefined): Qualifier {
   if (q === undefined || q === '$LATEST') return { kind: 'latest' };
   // Alias names may not be all digits, so digits always name a version.
-  if (/^[0-9]+$/.test(q)) return { kind: 'version', version: String(Number(q)) };
+  if (/^[0-9]+$/.test(q)) return { kind: 'version', version: canonicalVersion(q) };
   return { kind: 'alias', name: q };
 }
 
@@ -105,7 +111,7 @@ export function checkRouting(
     throw invalidParameter('$LATEST is not supported for an alias pointing to more than 1 version');
   }
   const [[extra]] = entries as [[string, number]];
-  const normalized = String(Number(extra));
+  const normalized = canonicalVersion(extra);
   if (normalized === primary) {
     throw invalidParameter(
       `Invalid function version ${primary}. Function version ${primary} is already included in routing configuration.`,

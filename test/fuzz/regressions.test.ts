@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checkAnswer, rawRequest, type RawRequest, type RawResponse } from './harness.js';
+import { nodeZip } from '../support/functions.js';
+import { nodeFunction, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 
 describe('API fuzzing: regressions', () => {
@@ -94,5 +96,36 @@ describe('API fuzzing: regressions', () => {
       target: '/2015-03-31/functions?__proto__=1&constructor=2&MaxItems=1',
     });
     assert.equal(res.status, 200);
+  });
+
+  it('forged version markers, huge version numbers and DryRun client contexts are checked', async () => {
+    await sdk(kiln.endpoint).send(nodeFunction('fx', await nodeZip('exports.handler = async () => 1;')));
+    // A marker that decodes to the right kind but no number listed nothing instead of refusing.
+    const forged = Buffer.from('versions:abc').toString('base64url');
+    await answer(
+      { method: 'GET', target: `/2015-03-31/functions/fx/versions?Marker=${forged}` },
+      'InvalidParameterValueException',
+      400,
+    );
+    // Version numbers past 2^53 were printed in exponent form (fx:1e+23).
+    const res = await answer(
+      { method: 'GET', target: '/2015-03-31/functions/fx?Qualifier=0100000000000000000000000' },
+      'ResourceNotFoundException',
+      404,
+    );
+    assert.match(res.body.toString(), /function:fx:100000000000000000000000\b/);
+    // A dry run answers whether the real call would be accepted, client context included.
+    await answer(
+      {
+        method: 'POST',
+        target: '/2015-03-31/functions/fx/invocations',
+        headers: [
+          ['X-Amz-Invocation-Type', 'DryRun'],
+          ['X-Amz-Client-Context', Buffer.from('not json').toString('base64')],
+        ],
+      },
+      'InvalidRequestContentException',
+      400,
+    );
   });
 });
