@@ -79,8 +79,13 @@ export interface LaunchPlan {
   readonly files: readonly LaunchFile[];
 }
 
-// Joins every cgroup with its own pid, then execs: the sandbox is confined before setpriv or bwrap run.
+/** Lambda's file descriptor limit; soft and hard, so the function cannot raise it. */
+export const maxOpenFiles = 1024;
+
+// Lowers the descriptor limit (it would otherwise inherit Kiln's), joins every cgroup with its own pid, then
+// execs: the sandbox is confined before setpriv or bwrap run.
 const launcherScript =
+  `ulimit -n ${maxOpenFiles} || { echo "kiln: cannot limit open files" >&2; exit 125; }; ` +
   'for f; do shift; [ "$f" = -- ] && break; echo $$ >"$f" || { echo "kiln: cannot join cgroup $f" >&2; exit 125; }; done; exec "$@"';
 
 /**
