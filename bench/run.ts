@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '../test/support/server.js';
 import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
+import { hostile } from './hostile.js';
 import { controlPlane } from './control-plane.js';
 import { runCleanups } from './lib/cleanup.js';
 import { renderBreakdown, renderRows, renderTargets, type ScenarioResult } from './lib/report.js';
@@ -35,6 +36,12 @@ const scenarios: readonly Scenario[] = [
     summary:
       'Event invokes accepted (durable 202) and drained into a no-op function vs a raw SQLite insert loop',
     run: asyncScenario,
+  },
+  {
+    name: 'hostile',
+    summary:
+      "a benign function's warm invoke p50/p99 while others spin, fork-bomb, memory-bomb, fill /tmp and flood logs",
+    run: hostile,
   },
 ];
 
