@@ -119,14 +119,14 @@ export class InvokeService {
     const clientContext = type === 'Event' ? undefined : decodeClientContext(input.clientContext);
     if (type === 'DryRun') return { status: 204, requestId, headers: {}, body: Buffer.alloc(0) };
     const payload = input.payload.length === 0 ? Buffer.from('{}') : input.payload;
+    if (type === 'Event' && payload.length > maxEventPayload) {
+      throw new ApiError(
+        'RequestTooLargeException',
+        `${payload.length} byte payload is too large for the Event invocation type (limit ${maxEventPayload} bytes)`,
+      );
+    }
+    checkJson(payload);
     if (type === 'Event') {
-      if (payload.length > maxEventPayload) {
-        throw new ApiError(
-          'RequestTooLargeException',
-          `${payload.length} byte payload is too large for the Event invocation type (limit ${maxEventPayload} bytes)`,
-        );
-      }
-      checkJson(payload);
       await this.d.queue.enqueue([
         {
           id: requestId,
@@ -139,7 +139,6 @@ export class InvokeService {
       ]);
       return { status: 202, requestId, headers: {}, body: Buffer.alloc(0) };
     }
-    checkJson(payload);
     const spec = toSpec(record, this.d.account);
     const result = await this.run(spec, ref.qualifier, {
       requestId,
