@@ -18,6 +18,7 @@ import {
 import { advanceAsyncClock, asyncEvent, queueView, untilEvent, untilQueue } from '../support/async.js';
 import { nodeZip } from '../support/functions.js';
 import { awsLambda, nodeFunction, sdk } from '../support/lambda.js';
+import { until } from '../support/until.js';
 import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { execFileSync } from 'node:child_process';
 
@@ -55,15 +56,12 @@ async function finished(
   return ((await r.json()) as { Events: Array<{ Condition: string; Detail: string }> }).Events;
 }
 
-async function untilFinished(endpoint: string, name: string, n: number) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const events = await finished(endpoint, name);
-    if (events.length >= n) return events;
-    if (Date.now() > deadline) throw new Error(`${name} finished only ${events.length} events`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const untilFinished = (endpoint: string, name: string, n: number) =>
+  until(
+    `${name} finished ${n} events`,
+    () => finished(endpoint, name),
+    (events) => events.length >= n,
+  );
 
 describe('async invocation (Event)', () => {
   let kiln: KilnProcess;

@@ -15,6 +15,7 @@ import {
 import { nodeSleeps, nodeZip } from '../support/functions.js';
 import { awsLambda, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { until } from '../support/until.js';
 
 type Throttle = Error & { Reason?: string; $metadata?: { httpStatusCode?: number } };
 const throttledWith = (reason: string) => (e: Throttle) => {
@@ -44,15 +45,16 @@ async function setup(env: Record<string, string> = {}): Promise<{ kiln: KilnProc
 
 /** Waits (bounded) until `count` environments of the function are busy: the invocations hold their slots. */
 async function untilBusy(kiln: KilnProcess, name: string, count = 1): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = (await (await fetch(`${kiln.endpoint}/_kiln/environments`)).json()) as {
-      Environments: { FunctionName: string; State: string }[];
-    };
-    if (res.Environments.filter((e) => e.FunctionName === name && e.State === 'busy').length >= count) return;
-    if (Date.now() > deadline) throw new Error(`${name} never had ${count} busy environment(s)`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(
+    `${name} has ${count} busy environment(s)`,
+    async () =>
+      (await (await fetch(`${kiln.endpoint}/_kiln/environments`)).json()) as {
+        Environments: { FunctionName: string; State: string }[];
+      },
+    (res) => res.Environments.filter((e) => e.FunctionName === name && e.State === 'busy').length >= count,
+    15_000,
+    20,
+  );
 }
 
 const sleepFor = (lambda: LambdaClient, name: string, ms: number) =>

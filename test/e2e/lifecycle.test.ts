@@ -5,6 +5,7 @@ import { CreateFunctionCommand, InvokeCommand, type LambdaClient } from '@aws-sd
 import { nodeProbe, nodeZip } from '../support/functions.js';
 import { role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { until } from '../support/until.js';
 
 interface EnvInfo {
   Id: string;
@@ -20,13 +21,8 @@ async function environments(kiln: KilnProcess): Promise<EnvInfo[]> {
 }
 
 /** Polls until `check` holds; the platform's own timers drive the change, the test only watches (bounded). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const untilTrue = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<boolean> =>
+  until(what, check, (ok) => ok, timeoutMs);
 
 describe('environment lifecycle', () => {
   let kiln: KilnProcess;
@@ -62,7 +58,7 @@ describe('environment lifecycle', () => {
 
   it('freezes an idle environment and thaws it for the next invocation', async () => {
     const first = await invoke();
-    await until('the idle environment is frozen', async () =>
+    await untilTrue('the idle environment is frozen', async () =>
       (await environments(kiln)).some((e) => e.Frozen),
     );
     const second = await invoke();
@@ -72,7 +68,7 @@ describe('environment lifecycle', () => {
 
   it('reclaims idle environments after the keep-alive, then cold-starts a new one', async () => {
     const before = await invoke();
-    await until('the idle environment is reclaimed', async () => (await environments(kiln)).length === 0);
+    await untilTrue('the idle environment is reclaimed', async () => (await environments(kiln)).length === 0);
     const after = await invoke();
     assert.notEqual(after.envId, before.envId);
     assert.match(after.log, /Init Duration/);
@@ -84,7 +80,7 @@ describe('environment lifecycle', () => {
     assert.ok(env);
     const oldWorker = env.WorkerId;
     // The lease is 4 s; keep the environment warm until it ends, then one more invocation renews the worker.
-    await until('the lease ends', async () => {
+    await untilTrue('the lease ends', async () => {
       const r = await invoke();
       const envs = await environments(kiln);
       return r.envId !== first.envId && envs.every((e) => e.WorkerId !== oldWorker);

@@ -21,6 +21,7 @@ import { nodeZip } from '../support/functions.js';
 import { awsLambda, nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { arn, isError } from '../support/versioned.js';
+import { until } from '../support/until.js';
 
 /** Answers which environment ran (an id made at INIT) and how that environment was initialised. */
 const initProbe = `
@@ -36,19 +37,19 @@ const get = (lambda: LambdaClient, name: string, qualifier: string) =>
   lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: qualifier }));
 
 /** Polls GetProvisionedConcurrencyConfig (bounded) until the platform reports `status`. */
-async function until(
+async function untilStatus(
   lambda: LambdaClient,
   name: string,
   qualifier: string,
   status: string,
 ): Promise<GetProvisionedConcurrencyConfigCommandOutput> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const out = await get(lambda, name, qualifier);
-    if (out.Status === status) return out;
-    if (Date.now() > deadline) throw new Error(`${name}:${qualifier} stayed ${out.Status}, never ${status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return until(
+    `${name}:${qualifier} is ${status}`,
+    () => get(lambda, name, qualifier),
+    (out) => out.Status === status,
+    30_000,
+    50,
+  );
 }
 
 const invoke = (lambda: LambdaClient, qualifier: string, ms = 0) =>
@@ -141,7 +142,7 @@ describe('provisioned concurrency', () => {
     assert.equal(put.$metadata.httpStatusCode, 202);
     assert.equal(put.RequestedProvisionedConcurrentExecutions, 2);
     assert.equal(put.Status, 'IN_PROGRESS');
-    const ready = await until(lambda, 'warm', '1', 'READY');
+    const ready = await untilStatus(lambda, 'warm', '1', 'READY');
     assert.equal(ready.AvailableProvisionedConcurrentExecutions, 2);
     assert.equal(ready.AllocatedProvisionedConcurrentExecutions, 2);
     assert.ok(ready.LastModified);
@@ -194,7 +195,7 @@ describe('provisioned concurrency', () => {
     ]);
     assert.equal(put.status, 0, put.stderr);
     assert.equal(put.json().RequestedProvisionedConcurrentExecutions, 1);
-    await until(lambda, 'warm', 'live', 'READY');
+    await untilStatus(lambda, 'warm', 'live', 'READY');
     const cli = awsLambda(kiln.endpoint, [
       'get-provisioned-concurrency-config',
       '--function-name',
@@ -232,7 +233,7 @@ describe('provisioned concurrency', () => {
     const v2 = await lambda.send(new PublishVersionCommand({ FunctionName: 'warm' }));
     assert.equal(v2.Version, '2');
     await lambda.send(new UpdateAliasCommand({ FunctionName: 'warm', Name: 'live', FunctionVersion: '2' }));
-    await until(lambda, 'warm', 'live', 'READY');
+    await untilStatus(lambda, 'warm', 'live', 'READY');
     const moved = await invoke(lambda, 'live');
     assert.equal(moved.ExecutedVersion, '2');
     assert.equal(payloadJson(moved).initType, 'provisioned-concurrency');
@@ -247,7 +248,7 @@ describe('provisioned concurrency', () => {
         ProvisionedConcurrentExecutions: 1,
       }),
     );
-    const failed = await until(lambda, 'broken', '1', 'FAILED');
+    const failed = await untilStatus(lambda, 'broken', '1', 'FAILED');
     assert.match(failed.StatusReason ?? '', /FUNCTION_ERROR_INIT_FAILURE/);
     assert.equal(failed.AvailableProvisionedConcurrentExecutions, 0);
   });
@@ -273,7 +274,7 @@ describe('provisioned concurrency', () => {
     kiln = await startKiln({ dataDir: kiln.dataDir });
     lambda.destroy();
     lambda = sdk(kiln.endpoint);
-    const ready = await until(lambda, 'warm', '1', 'READY');
+    const ready = await untilStatus(lambda, 'warm', '1', 'READY');
     assert.equal(ready.AllocatedProvisionedConcurrentExecutions, 2);
     const out = await invoke(lambda, '1');
     assert.equal(payloadJson(out).initType, 'provisioned-concurrency');

@@ -7,6 +7,7 @@ import { nodeEscapeArtist } from '../support/hostile-functions.js';
 import { zipOf } from '../support/zips.js';
 import { nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { until } from '../support/until.js';
 
 type Json = Record<string, unknown>;
 
@@ -62,11 +63,12 @@ describe('pre-initialised environments', () => {
     );
   /** Watches the platform fill its pool after a cold start (bounded; the platform's own work drives it). */
   const zygoteReady = async (): Promise<void> => {
-    const deadline = Date.now() + 20_000;
-    while (!(await listing()).Zygotes.some((z) => z.Runtime === 'nodejs20.x' && z.State === 'ready')) {
-      if (Date.now() > deadline) throw new Error('no pre-initialised nodejs20.x environment became ready');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await until(
+      'a pre-initialised nodejs20.x environment is ready',
+      listing,
+      (l) => l.Zygotes.some((z) => z.Runtime === 'nodejs20.x' && z.State === 'ready'),
+      20_000,
+    );
   };
   const environmentOf = async (envId: string, name: string) => {
     const envs = (await listing()).Environments.filter((e) => e.FunctionName === name);

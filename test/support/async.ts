@@ -1,5 +1,7 @@
 // Kiln's async visibility API (`/_kiln/async…`) as tests read it, and the test-only queue clock.
 
+import { until } from './until.js';
+
 export interface AsyncEventView {
   RequestId: string;
   FunctionName: string;
@@ -28,22 +30,6 @@ export async function queueView(endpoint: string): Promise<QueueView> {
   return (await (await fetch(`${endpoint}/_kiln/async`)).json()) as QueueView;
 }
 
-/** Reads `read` (bounded) until its answer satisfies `ok`; the platform works in the background meanwhile. */
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what} never got there; last seen ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export const untilEvent = (
   endpoint: string,
   id: string,
@@ -61,7 +47,7 @@ export const untilQueue = (
   endpoint: string,
   ok: (q: QueueView) => boolean,
   timeoutMs = 60_000,
-): Promise<QueueView> => until('queue', () => queueView(endpoint), ok, timeoutMs);
+): Promise<QueueView> => until('the queue is there', () => queueView(endpoint), ok, timeoutMs);
 
 /** Moves the queue's clock forward (the server must run with KILN_TEST_ASYNC_CLOCK=1). */
 export async function advanceAsyncClock(endpoint: string, ms: number): Promise<void> {
