@@ -13,7 +13,7 @@ import {
 import type fc from 'fast-check';
 import { errorTable } from '../../src/model/index.js';
 import { nodeFunction, sdk } from '../support/lambda.js';
-import { startKiln, type KilnProcess } from '../support/server.js';
+import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { zipOf } from '../support/zips.js';
 
 /** Fixed by default so `npm run check` is deterministic; KILN_FUZZ_SEED / KILN_FUZZ_RUNS explore further. */
@@ -177,10 +177,12 @@ export interface FuzzTarget {
   send(req: RawRequest): Promise<RawResponse>;
   /** Sends and checks the answer's properties; returns it for further checks. */
   check(req: RawRequest): Promise<RawResponse>;
-  /** What is stored about the fixtures, as Kiln serves it. */
-  snapshot(): Promise<string>;
   /** Asserts the process is the same one and still answers. */
   assertAlive(): Promise<void>;
+  /** Asserts the fixtures' stored state is what it was when the target started. */
+  assertUnchanged(cause: string): Promise<void>;
+  /** Stops Kiln and removes its data dir. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -240,6 +242,13 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       `/2019-09-25/functions/${n}/event-invoke-config/list`,
     ]),
   ];
+  /** What is stored about the fixtures, as Kiln serves it. */
+  const snapshot = async (): Promise<string> => {
+    const parts: string[] = [];
+    for (const p of snapshotPaths) parts.push(await get(p));
+    return parts.join('\n');
+  };
+  const baseline = await snapshot();
   const target: FuzzTarget = {
     kiln,
     pid,
@@ -249,10 +258,12 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       checkAnswer(req, res);
       return res;
     },
-    async snapshot() {
-      const parts: string[] = [];
-      for (const p of snapshotPaths) parts.push(await get(p));
-      return parts.join('\n');
+    async assertUnchanged(cause) {
+      assert.equal(await snapshot(), baseline, `stored state changed after ${cause}`);
+    },
+    async stop() {
+      await kiln.stop();
+      removeDir(kiln.dataDir);
     },
     async assertAlive() {
       assert.equal(kiln.child.exitCode, null, `kiln exited:\n${kiln.output().slice(-2000)}`);
