@@ -146,7 +146,11 @@ export async function startPlatform({
   const swept = await functions.collectGarbage();
   if (swept > 0) log.info({ swept }, 'removed unreferenced code packages');
 
-  const http = createHttpServer({ log, bodyLimit: 6 * 1024 * 1024 + 1024 });
+  const http = createHttpServer({
+    log,
+    bodyLimit: 6 * 1024 * 1024 + 1024,
+    authenticate: () => ({ accountId: config.accountId, admin: true }),
+  });
   registerControlPlane(http, {
     account,
     functions,

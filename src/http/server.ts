@@ -11,6 +11,7 @@ import Fastify, {
 import { ApiError } from '../model/index.js';
 import { newId, type Logger } from '../shared/index.js';
 import { readBody, tooLarge } from './body.js';
+import type { Authenticate } from './caller.js';
 import { unimplementedOperation } from './lambda-operations.js';
 
 declare module 'fastify' {
@@ -105,6 +106,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** Default request-body cap; routes that take code raise it. */
   readonly bodyLimit: number;
+  /** Runs once the body is read, before every route's handler. */
+  readonly authenticate: Authenticate;
 }
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
@@ -142,6 +145,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         `Query parameter '${repeated}' appears more than once; send it once.`,
       );
     }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    req.caller = opts.authenticate(req);
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
