@@ -39,6 +39,7 @@ const groupMissing = (): JsonServiceError =>
 
 export class LogsApi {
   readonly targetPrefix = 'Logs_20140328';
+  readonly signingName = 'logs';
   readonly contentType = 'application/x-amz-json-1.1';
   readonly operations: Readonly<Record<string, (m: Members) => unknown>> = {
     DescribeLogGroups: (m) => this.describeLogGroups(m),

@@ -1,1 +1,2 @@
 export type { CodeStore, ListPage, MetadataStore, ProvisionedConcurrencyRecord } from './ports.js';
+export type { AccessKey, AccountRecord, AccountStore, KeyOwner } from './accounts.js';
