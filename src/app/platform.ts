@@ -217,6 +217,7 @@ export async function startPlatform({
     config.asyncPollers,
   );
   adjustable?.onAdvance(() => pollers.wake());
+  ownerOnly(config.dataDir, ['metadata.db', 'events.db', 'logs.db']);
   registerAsyncRoutes(http, { queue, pollers, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
   registerIntrospection(http, fleet);
   // POST / with X-Amz-Target: the AWS JSON protocol services (CloudWatch Logs; SQS joins this list).
@@ -248,6 +249,22 @@ export async function startPlatform({
       accounts.close();
     },
   };
+}
+
+/**
+ * Function configuration (environment variables), payloads and logs are for root alone; SQLite gives a
+ * database's -wal and -shm files the database's own mode when it makes them.
+ */
+function ownerOnly(dataDir: string, databases: readonly string[]): void {
+  for (const db of databases) {
+    for (const suffix of ['', '-wal', '-shm']) {
+      try {
+        chmodSync(join(dataDir, db + suffix), 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
 }
 
 /** The key that signs code download URLs: made once per data dir, readable by its owner only. */
