@@ -167,6 +167,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           .map(([msg, w]) => `${msg} ×${w.count}, first: ${w.first}`)
           .join('; ') || 'none'
       }`,
+      ...sampler.samples
+        .filter((s) => s.remaining !== undefined)
+        .slice(0, 3)
+        .map((s) => `quiet point at ${s.t.toFixed(0)} s never settled: ${JSON.stringify(s.remaining)}`),
       ...platformLog.errors.slice(0, 5).map((l) => `error line: ${l}`),
       ...tally.platformExamples.slice(0, 5).map((e) => `platform error: ${e}`),
       ...tally.unexpectedExamples.slice(0, 5).map((e) => `unexpected: ${e}`),

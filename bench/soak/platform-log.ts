@@ -7,7 +7,11 @@ export interface PlatformLog {
   /** By message: how many, and the first such line. */
   readonly warnings: Record<string, { count: number; first: string }>;
   readonly otherLines: number;
+  /** Every warning and error line (the first `keep`), for the JSON file. */
+  readonly lines: string[];
 }
+
+const keep = 200;
 
 const harmless = [/^Kiln listening on /, /^Kiln stopped/i];
 
@@ -15,6 +19,7 @@ export function scanPlatformLog(output: string): PlatformLog {
   const errors: string[] = [];
   const warnings: Record<string, { count: number; first: string }> = {};
   let otherLines = 0;
+  const lines: string[] = [];
   for (const line of output.split('\n')) {
     if (line.trim() === '') continue;
     let entry: { level?: number; msg?: string } | undefined;
@@ -29,6 +34,7 @@ export function scanPlatformLog(output: string): PlatformLog {
       if (/error|uncaught|fatal|exception/i.test(line)) errors.push(line.slice(0, 500));
       continue;
     }
+    if (entry.level >= 40 && lines.length < keep) lines.push(line);
     if (entry.level >= 50) errors.push(line.slice(0, 500));
     else if (entry.level >= 40) {
       const msg = entry.msg ?? '(no msg)';
@@ -37,5 +43,5 @@ export function scanPlatformLog(output: string): PlatformLog {
       else warnings[msg] = { count: 1, first: line.slice(0, 800) };
     }
   }
-  return { errors, warnings, otherLines };
+  return { errors, warnings, otherLines, lines };
 }

@@ -54,19 +54,30 @@ export const cgroupRoots = (): string[] =>
 
 const pidsRoot = (): string => (existsSync('/sys/fs/cgroup/pids') ? '/sys/fs/cgroup/pids' : '/sys/fs/cgroup');
 
+/** The ids of the sandboxes' cgroups under the instance's parent. */
+export function sandboxCgroupNames(parent: string): string[] {
+  const dir = join(pidsRoot(), parent);
+  return existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+    : [];
+}
+
+/** A sandbox cgroup's freezer state (v1), or `-` where there is none. */
+export const freezerState = (parent: string, id: string): string =>
+  readOr(join('/sys/fs/cgroup/freezer', parent, id, 'freezer.state'), '-').trim();
+
 /** The sandboxes' cgroups under the instance's parent, and the processes in them. */
 export function sandboxCgroups(parent: string): { cgroups: number; pids: Set<number> } {
-  const dir = join(pidsRoot(), parent);
+  const names = sandboxCgroupNames(parent);
   const pids = new Set<number>();
-  let cgroups = 0;
-  for (const entry of existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : []) {
-    if (!entry.isDirectory()) continue;
-    cgroups += 1;
-    for (const line of readOr(join(dir, entry.name, 'cgroup.procs'), '').split('\n')) {
+  for (const name of names) {
+    for (const line of readOr(join(pidsRoot(), parent, name, 'cgroup.procs'), '').split('\n')) {
       if (line !== '') pids.add(Number(line));
     }
   }
-  return { cgroups, pids };
+  return { cgroups: names.length, pids };
 }
 
 export interface Footprint {

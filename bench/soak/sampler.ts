@@ -6,7 +6,7 @@ import { sampleOf } from '../../test/support/logs.js';
 import type { KilnProcess } from '../../test/support/server.js';
 import { sleep } from '../lib/budget.js';
 import type { KilnApi } from '../lib/kiln.js';
-import { footprint, type Footprint } from './resources.js';
+import { footprint, freezerState, sandboxCgroupNames, type Footprint } from './resources.js';
 import type { Tally } from './tally.js';
 
 export interface Sample extends Footprint {
@@ -15,11 +15,21 @@ export interface Sample extends Footprint {
   readonly phase: 'load' | 'quiet';
   /** At a quiet point: whether everything was reclaimed before the reading (else it timed out). */
   readonly settled?: boolean;
+  /** At a quiet point that did not settle: what was still there. */
+  readonly remaining?: Remaining;
   readonly environments: number;
   readonly zygotes: number;
   readonly queueDepth: number;
   readonly inFlight: number;
   readonly heapUsedMb: number;
+}
+
+export interface Remaining {
+  readonly environments: string[];
+  readonly zygotes: string[];
+  readonly inFlight: number;
+  /** Sandbox cgroups with their freezer state (`FROZEN` for a sandbox left frozen). */
+  readonly cgroups: string[];
 }
 
 export class Sampler {
@@ -41,7 +51,7 @@ export class Sampler {
     return pid;
   }
 
-  async take(phase: Sample['phase'], settled?: boolean): Promise<Sample | undefined> {
+  async take(phase: Sample['phase'], settled?: boolean, remaining?: Remaining): Promise<Sample | undefined> {
     try {
       const [listing, queue, metrics] = await Promise.all([
         this.api.listing(),
@@ -52,6 +62,7 @@ export class Sampler {
         t: (Date.now() - this.began) / 1000,
         phase,
         ...(settled === undefined ? {} : { settled }),
+        ...(remaining === undefined ? {} : { remaining }),
         ...footprint(this.pid(), this.kiln.cgroupParent),
         environments: listing.Environments.length,
         zygotes: listing.Zygotes.length,
@@ -86,17 +97,23 @@ export class Sampler {
   async quiet(maxMs: number): Promise<Sample | undefined> {
     await this.asyncApi.setPollersPaused(true);
     const deadline = Date.now() + maxMs;
-    let settled = false;
-    while (!settled && Date.now() < deadline) {
+    let remaining: Remaining | undefined;
+    for (;;) {
       const [listing, queue] = await Promise.all([this.api.listing(), this.asyncApi.asyncQueue()]);
-      settled =
-        listing.Environments.length === 0 &&
-        listing.Zygotes.length === 0 &&
-        queue.InFlight === 0 &&
-        footprint(this.pid(), this.kiln.cgroupParent).sandboxCgroups === 0;
-      if (!settled) await sleep(250);
+      const cgroups = sandboxCgroupNames(this.kiln.cgroupParent);
+      remaining = {
+        environments: listing.Environments.map((e) => `${e.Id} ${e.FunctionName} ${e.State}`),
+        zygotes: listing.Zygotes.map((z) => `${z.Id} ${z.Runtime} ${z.State}`),
+        inFlight: queue.InFlight,
+        cgroups: cgroups.map((id) => `${id} ${freezerState(this.kiln.cgroupParent, id)}`),
+      };
+      const settled =
+        remaining.environments.length + remaining.zygotes.length + remaining.inFlight + cgroups.length === 0;
+      if (settled) remaining = undefined;
+      if (settled || Date.now() >= deadline) break;
+      await sleep(250);
     }
-    const sample = await this.take('quiet', settled);
+    const sample = await this.take('quiet', remaining === undefined, remaining);
     await this.asyncApi.setPollersPaused(false);
     return sample;
   }
