@@ -203,7 +203,7 @@ export class Load {
       for (let i = 0; i < 3; i++) {
         await this.invokeEvent(name, { expect: ['Success', 'FunctionNotFound'], recorded: false });
       }
-      if (k % 2 === 0) await sleep(Math.random() * 1500);
+      if (k % 4 < 2) await sleep(Math.random() * 1500);
     } finally {
       await this.tally.call('DeleteFunction', name, () =>
         this.lambda.send(new DeleteFunctionCommand({ FunctionName: name }), this.timeout()),
