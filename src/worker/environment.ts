@@ -318,7 +318,12 @@ export class Environment {
       if (this.state !== 'idle') return;
       this.freezing = sandbox.freeze().then(
         () => void (this.frozen = true),
-        (err: unknown) => this.d.log.warn({ err, env: this.id }, 'freeze failed'),
+        async (err: unknown) => {
+          this.d.log.warn({ err, env: this.id }, 'freeze failed: thawing');
+          // The kernel goes on freezing after we stop waiting, and an invocation thaws only what it knows is
+          // frozen: thaw now, or count it as frozen so the next invocation does.
+          await sandbox.thaw().catch(() => void (this.frozen = true));
+        },
       );
     }, this.d.freezeAfterMs);
     this.freezeTimer.unref();
@@ -333,6 +338,9 @@ export class Environment {
   async stop(): Promise<void> {
     if (!this.machine.stop()) return;
     if (this.freezeTimer) clearTimeout(this.freezeTimer);
+    // A freeze in progress re-requests FROZEN while the cgroup is FREEZING, which can undo destroy's thaw and
+    // leave the killed sandbox frozen for good: let it finish (or time out) first.
+    await this.freezing;
     await this.sandbox
       ?.destroy()
       .catch((err: unknown) => this.d.log.error({ err, env: this.id }, 'sandbox destroy failed'));
