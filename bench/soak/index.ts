@@ -91,7 +91,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     await shutdown(kiln);
   });
   const lambda = sdk(kiln.endpoint);
-  const asyncApi = new AsyncApi(kiln.endpoint);
+  const asyncApi = new AsyncApi(kiln.endpoint, kiln.credentials);
   const logs = new KilnLogs(logsSdk(kiln.endpoint));
   const tally = new Tally();
   const sampler = new Sampler(kiln, api, asyncApi, tally, began);
