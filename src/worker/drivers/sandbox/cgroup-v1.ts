@@ -240,7 +240,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async peakMemoryBytes(): Promise<number | undefined> {
-    const text = await this.peak.read();
+    const text = this.peak.read();
     return text === undefined ? undefined : Number(text);
   }
 
@@ -264,7 +264,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async remove(timeoutMs: number): Promise<void> {
-    await this.peak.close();
+    this.peak.close();
     await removeDirs(this.unique, timeoutMs, `cgroup ${this.id}: removing its directories`);
   }
 }
