@@ -35,6 +35,7 @@ import { authenticator } from './auth.js';
 import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
+import { UnpackOnPut } from './unpack-on-put.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -89,7 +90,7 @@ export async function startPlatform({
   const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n, q) =>
     functionArn(account, n, q),
   );
-  const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
+  const code = new UnpackOnPut(new FileCodeStore(join(config.dataDir, 'code'), { failpoint }), log);
   // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
   const obs = startObservability(config, log, clock);
   const sink = obs.sink;

@@ -78,6 +78,8 @@ export class Environment {
   private rapi?: RuntimeApiServer;
   private exit?: Promise<SandboxExit>;
   private exitInfo?: SandboxExit;
+  /** The running invocation's wait for the sandbox's exit (one slot, not a reaction per invocation on `exit`). */
+  private onExit?: (e: SandboxExit) => void;
   private pendingInitMs?: number;
   private frozen = false;
   private freezeTimer?: NodeJS.Timeout;
@@ -152,7 +154,11 @@ export class Environment {
     this.logs.platformLine(initStartLine(this.spec.runtime));
     this.logs.attach(this.sandbox.stdout);
     this.logs.attach(this.sandbox.stderr);
-    const exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
+    const exit = this.sandbox.exited.then((e) => {
+      this.exitInfo = e;
+      this.onExit?.(e);
+      return e;
+    });
     this.exit = exit;
     this.machine.to('initializing');
     return this.init(began, initType, this.rapi, this.sandbox, exit);
@@ -236,8 +242,7 @@ export class Environment {
   async invoke(req: InvocationRequest): Promise<EnvironmentResult> {
     const rapi = this.rapi;
     const sandbox = this.sandbox;
-    const exit = this.exit;
-    if (!rapi || !sandbox || !exit) throw new Error(`environment ${this.id} was not started`);
+    if (!rapi || !sandbox || !this.exit) throw new Error(`environment ${this.id} was not started`);
     if (this.freezeTimer) clearTimeout(this.freezeTimer);
     await this.freezing;
     if (this.frozen) {
@@ -250,7 +255,14 @@ export class Environment {
     let timer: NodeJS.Timeout | undefined;
     const remaining = Math.max(0, req.deadlineMs - this.d.clock.now());
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)));
-    const result = await Promise.race([rapi.invoke(req), exit, timedOut]);
+    // Racing `exit` itself would leave one reaction per invocation on a promise that lives as long as the
+    // environment: a leak that grows with every warm invocation.
+    const exited =
+      this.exitInfo !== undefined
+        ? Promise.resolve(this.exitInfo)
+        : new Promise<SandboxExit>((r) => (this.onExit = r));
+    const result = await Promise.race([rapi.invoke(req), exited, timedOut]);
+    this.onExit = undefined;
     clearTimeout(timer);
     const durationMs = performance.now() - began;
     // Read while the pipes drain: the cgroup read is a thread-pool round trip of its own.
