@@ -9,6 +9,7 @@ import { repoRoot } from '../test/support/server.js';
 import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
+import { peers } from './peers.js';
 import { controlPlane } from './control-plane.js';
 import { runCleanups } from './lib/cleanup.js';
 import { renderBreakdown, renderRows, renderTargets, type ScenarioResult } from './lib/report.js';
@@ -42,6 +43,12 @@ const scenarios: readonly Scenario[] = [
     summary:
       "a benign function's warm invoke p50/p99 while others spin, fork-bomb, memory-bomb, fill /tmp and flood logs",
     run: hostile,
+  },
+  {
+    name: 'peers',
+    summary:
+      'warm no-op Invoke on Kiln vs serverless-offline and lambda-local (c=1 latency, c=8/c=64 throughput) vs a raw echo server',
+    run: peers,
   },
 ];
 

@@ -1,0 +1,239 @@
+// peers: the same no-op Node handler behind Kiln's Invoke API and behind the two platforms a Lambda developer would
+// run locally instead (serverless-offline, lambda-local), warm, at concurrency 1, 8 and 64, against the raw Node
+// HTTP echo floor warm-invoke uses. Kiln isolates every environment (sandbox, cgroup, one process each); the peers
+// run every invocation inside their own Node process.
+import { Budget, sleep } from './lib/budget.js';
+import { Client, closedLoop, mergeLoops, perSecond, type LoopResult } from './lib/http.js';
+import { checkInvoke, invoke, role, withKiln } from './lib/kiln.js';
+import {
+  ensurePeersInstalled,
+  serverlessOfflineMode,
+  startLambdaLocal,
+  startServerlessOffline,
+  type PeerServer,
+} from './lib/peers.js';
+import { startEchoServer } from './lib/processes.js';
+import { row, type Breakdown, type Row, type ScenarioResult, type Target } from './lib/report.js';
+import { summarize } from './lib/stats.js';
+import { nodeZip } from '../test/support/functions.js';
+import type { ScenarioContext } from './scenario.js';
+
+const name = 'peers';
+const payload = '{}';
+const noop = 'exports.handler = async () => {};\n';
+const concurrencies = [8, 64] as const;
+
+interface Subject {
+  readonly key: 'echo' | 'kiln' | 'sls' | 'local';
+  readonly label: string;
+  readonly port: number;
+  readonly functionName: string;
+}
+
+/** One request of a subject on a given client; a failed invocation throws, so it never counts as a fast sample. */
+async function hit(subject: Subject, client: Client): Promise<number> {
+  return checkInvoke(await invoke(client, subject.functionName, payload), subject.label).ms;
+}
+
+export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const q = ctx.quick;
+  const c1Count = q ? 300 : 2000;
+  const c1Warmup = q ? 100 : 300;
+  const block = 10;
+  const notes: string[] = [];
+
+  ensurePeersInstalled();
+  // Started after the install, which may take a minute once.
+  const budget = new Budget(q ? 60_000 : 200_000);
+  const servers: PeerServer[] = [];
+  const echo = await startEchoServer();
+  try {
+    const sls = await startServerlessOffline(noop);
+    servers.push(sls);
+    const local = await startLambdaLocal(noop);
+    servers.push(local);
+    ctx.progress('serverless-offline and lambda-local listening');
+    const c1 = new Map<Subject['key'], number[]>(keys.map((k) => [k, []]));
+    const loops = new Map<number, Map<Subject['key'], LoopResult>>();
+    let kilnEnvs = '';
+
+    await withKiln(
+      { KILN_LOG_LEVEL: 'warn', KILN_WORKER_MEMORY_MB: String(64 * 128 + 1024) },
+      async (kiln, api) => {
+        await api.createFunction({
+          FunctionName: 'noop',
+          Runtime: 'nodejs20.x',
+          Role: role,
+          Handler: 'index.handler',
+          MemorySize: 128,
+          Code: { ZipFile: (await nodeZip(noop)).toString('base64') },
+        });
+        const subjects: Subject[] = [
+          { key: 'echo', label: 'echo server', port: echo.port, functionName: 'echo' },
+          { key: 'kiln', label: 'Kiln', port: kiln.port, functionName: 'noop' },
+          { key: 'sls', label: 'serverless-offline', port: sls.port, functionName: sls.functionName },
+          { key: 'local', label: 'lambda-local', port: local.port, functionName: local.functionName },
+        ];
+
+        // Every subject is a Node process whose JIT takes thousands of requests to settle; Kiln also starts
+        // its first environments here.
+        for (const s of subjects) {
+          const client = new Client(s.port, 8);
+          const warm = await closedLoop(
+            8,
+            q ? 1500 : 4000,
+            () => budget.expired,
+            () => hit(s, client),
+          );
+          client.close();
+          if (warm.errors > 0)
+            throw new Error(`${s.label} failed while warming up: ${warm.firstError ?? ''}`);
+        }
+        ctx.progress('warmed up');
+
+        // Concurrency 1: blocks of 10 per subject in turn, so drift hits all alike; the pause after a block lets
+        // a subject's after-work (Kiln's next /next, timers) settle instead of landing on the next subject.
+        const clients = subjects.map((s) => new Client(s.port, 1));
+        try {
+          for (let done = -c1Warmup; done < c1Count && !budget.expired; done += block) {
+            for (const [i, s] of subjects.entries()) {
+              const client = clients[i] as Client;
+              for (let j = 0; j < block; j++) {
+                const ms = await hit(s, client);
+                if (done >= 0) c1.get(s.key)?.push(ms);
+              }
+              await sleep(1);
+            }
+          }
+        } finally {
+          for (const c of clients) c.close();
+        }
+        ctx.progress('concurrency 1 done');
+
+        for (const concurrency of concurrencies) {
+          if (budget.expired) {
+            notes.push(`concurrency ${concurrency} skipped: time budget (${budget.ms / 1000} s) exhausted`);
+            continue;
+          }
+          const total = concurrency === 8 ? (q ? 2000 : 8000) : q ? 3200 : 12_800;
+          const chunks = q ? 2 : 4;
+          const pools = subjects.map((s) => new Client(s.port, concurrency));
+          try {
+            const call = (i: number) => (): Promise<number> =>
+              hit(subjects[i] as Subject, pools[i] as Client);
+            // Kiln runs one environment per concurrent request: ramp up so no more than half of them start at
+            // once on two cores. The peers get the same number of requests at full concurrency to warm up.
+            for (let c = Math.min(16, concurrency); c <= concurrency; c *= 2) {
+              await closedLoop(c, c * 4, () => budget.expired, call(1));
+            }
+            for (const i of [0, 2, 3])
+              await closedLoop(concurrency, concurrency * 20, () => budget.expired, call(i));
+            const ids = async (): Promise<Set<string>> =>
+              new Set((await api.environments()).filter((e) => e.FunctionName === 'noop').map((e) => e.Id));
+            const before = await ids();
+            const parts = subjects.map((): LoopResult[] => []);
+            const chunk = Math.ceil(total / chunks);
+            for (let k = 0; k < chunks && !budget.expired; k++) {
+              for (const [i, part] of parts.entries()) {
+                part.push(await closedLoop(concurrency, chunk, () => budget.expired, call(i)));
+              }
+            }
+            const after = await ids();
+            loops.set(concurrency, new Map(subjects.map((s, i) => [s.key, mergeLoops(parts[i] ?? [])])));
+            const started = [...after].filter((id) => !before.has(id)).length;
+            kilnEnvs += `c=${concurrency}: Kiln environments ${before.size}→${after.size}, ${started} started while measuring. `;
+          } finally {
+            for (const p of pools) p.close();
+          }
+          ctx.progress(`concurrency ${concurrency} done`);
+        }
+      },
+    );
+
+    return report(c1, loops, notes, kilnEnvs.trim());
+  } finally {
+    for (const s of servers.reverse()) await s.stop();
+    await echo.stop();
+  }
+}
+
+const labels: Record<Subject['key'], string> = {
+  echo: 'raw Node HTTP echo server',
+  kiln: 'Kiln Invoke no-op 128 MB',
+  sls: 'serverless-offline Invoke no-op',
+  local: 'lambda-local execute() no-op',
+};
+
+const keys = Object.keys(labels) as Subject['key'][];
+
+function report(
+  c1: Map<Subject['key'], number[]>,
+  loops: Map<number, Map<Subject['key'], LoopResult>>,
+  notes: string[],
+  kilnEnvs: string,
+): ScenarioResult {
+  const rows: Row[] = [];
+  const targets: Target[] = [];
+  const samples: Record<string, number[]> = {};
+
+  const floor = { series: 'echo server, c=1', summary: summarize(c1.get('echo') ?? []) };
+  for (const k of keys) {
+    samples[`${k} c1`] = c1.get(k) ?? [];
+    rows.push(row(name, `${labels[k]}, c=1`, summarize(c1.get(k) ?? []), k === 'echo' ? undefined : floor));
+  }
+  for (const [concurrency, byKey] of loops) {
+    const echo = byKey.get('echo');
+    if (echo === undefined) continue;
+    const base = { series: `echo server, c=${concurrency}`, summary: summarize(echo.latencies) };
+    for (const k of keys) {
+      const r = byKey.get(k);
+      if (r === undefined) continue;
+      samples[`${k} c${concurrency}`] = r.latencies;
+      const errors = r.errors > 0 ? `; ${r.errors} ERRORS (${r.firstError ?? ''})` : '';
+      const share = k === 'echo' ? '' : ` (${((perSecond(r) / perSecond(echo)) * 100).toFixed(0)}% of echo)`;
+      rows.push(
+        row(
+          name,
+          `${labels[k]}, c=${concurrency}`,
+          summarize(r.latencies),
+          k === 'echo' ? undefined : base,
+          `${perSecond(r).toFixed(0)} invokes/s${share}${errors}`,
+        ),
+      );
+    }
+  }
+
+  const at64 = loops.get(64);
+  if (at64) {
+    const [kiln, sls, local] = (['kiln', 'sls', 'local'] as const).map((k) => {
+      const r = at64.get(k);
+      return r === undefined ? NaN : perSecond(r);
+    }) as [number, number, number];
+    targets.push({
+      scenario: name,
+      description: 'warm throughput at c=64 above both peers (same run)',
+      actual: `Kiln ${kiln.toFixed(0)}/s, serverless-offline ${sls.toFixed(0)}/s, lambda-local ${local.toFixed(0)}/s`,
+      met: kiln > sls && kiln > local,
+    });
+  }
+
+  const breakdown: Breakdown = {
+    title: 'warm throughput, invokes/s (closed loop, same run)',
+    columns: [...loops.keys()].map((c) => `c=${c}`),
+    parts: keys.map((k) => [
+      labels[k],
+      [...loops.values()].map((m) => (m.has(k) ? perSecond(m.get(k) as LoopResult) : undefined)),
+    ]),
+  };
+  notes.push(
+    `serverless v3 + serverless-offline 13 in its fastest mode: ${serverlessOfflineMode}; invoked through its ` +
+      'Lambda Invoke endpoint (POST /2015-03-31/functions/{name}/invocations on its lambda port).',
+    'lambda-local 2: its programmatic execute() with the module loaded once, behind a minimal node:http Invoke API ' +
+      '(its own --watch server wraps the payload as an API Gateway event and answers 500 for a handler returning nothing).',
+    'Neither peer isolates anything: every invocation runs inside its one Node process, sharing globals, /tmp and ' +
+      'the environment. Kiln runs one sandboxed environment (bwrap, cgroups, its own runtime process) per concurrent request.',
+    'Client: node:http keep-alive (maxSockets = concurrency), payload {}; c=8/64 alternate the four subjects in chunks.',
+  );
+  if (kilnEnvs) notes.push(kilnEnvs);
+  return { name, rows, targets, breakdowns: [breakdown], notes, samples };
+}
