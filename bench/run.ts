@@ -9,6 +9,7 @@ import { repoRoot } from '../test/support/server.js';
 import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
+import { memory } from './memory.js';
 import { peers } from './peers.js';
 import { controlPlane } from './control-plane.js';
 import { runCleanups } from './lib/cleanup.js';
@@ -49,6 +50,12 @@ const scenarios: readonly Scenario[] = [
     summary:
       'warm no-op Invoke on Kiln vs serverless-offline and lambda-local (c=1 latency, c=8/c=64 throughput) vs a raw echo server',
     run: peers,
+  },
+  {
+    name: 'memory',
+    summary:
+      "the platform's memory per idle warm environment beyond the runtime process (PSS, RSS), 0 vs N idle",
+    run: memory,
   },
 ];
 
