@@ -6,7 +6,6 @@ import { Budget, sleep } from './lib/budget.js';
 import { Client, closedLoop, mergeLoops, perSecond, type LoopResult } from './lib/http.js';
 import { checkInvoke, invoke, role, withKiln } from './lib/kiln.js';
 import {
-  ensurePeersInstalled,
   serverlessOfflineMode,
   startLambdaLocal,
   startServerlessOffline,
@@ -42,9 +41,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   const block = 10;
   const notes: string[] = [];
 
-  ensurePeersInstalled();
-  // Started after the install, which may take a minute once.
-  const budget = new Budget(q ? 60_000 : 200_000);
+  const budget = new Budget(q ? 90_000 : 200_000);
   const servers: PeerServer[] = [];
   const echo = await startEchoServer();
   try {

@@ -11,6 +11,7 @@ import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
 import { memory } from './memory.js';
 import { peers } from './peers.js';
+import { ensurePeersInstalled } from './lib/peers.js';
 import { controlPlane } from './control-plane.js';
 import { runCleanups } from './lib/cleanup.js';
 import { renderBreakdown, renderRows, renderTargets, type ScenarioResult } from './lib/report.js';
@@ -49,6 +50,7 @@ const scenarios: readonly Scenario[] = [
     name: 'peers',
     summary:
       'warm no-op Invoke on Kiln vs serverless-offline and lambda-local (c=1 latency, c=8/c=64 throughput) vs a raw echo server',
+    prepare: ensurePeersInstalled,
     run: peers,
   },
   {
@@ -103,9 +105,22 @@ async function main(): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
+  const results: (ScenarioResult | { name: string; error: string })[] = [];
+  let failed = false;
+  const runnable: Scenario[] = [];
+  for (const scenario of opts.only) {
+    try {
+      scenario.prepare?.();
+      runnable.push(scenario);
+    } catch (err) {
+      failed = true;
+      console.error(`bench: ${scenario.name} could not be prepared: ${(err as Error).message}`);
+      results.push({ name: scenario.name, error: (err as Error).message });
+    }
+  }
   const startedAt = new Date();
   // A last resort on top of each scenario's own budget: whatever happens, the run ends and cleans up.
-  const watchdogMs = opts.quick ? 150_000 : 540_000;
+  const watchdogMs = opts.quick ? 240_000 : 900_000;
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${watchdogMs / 1000} s; stopping everything`);
     void runCleanups().finally(() => process.exit(3));
@@ -117,15 +132,13 @@ async function main(): Promise<number> {
     });
   }
 
-  const results: (ScenarioResult | { name: string; error: string })[] = [];
-  let failed = false;
   console.error(
-    `bench: ${opts.only.map((s) => s.name).join(', ')}${opts.quick ? ' (quick)' : ''}; load ${os
+    `bench: ${runnable.map((s) => s.name).join(', ')}${opts.quick ? ' (quick)' : ''}; load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  for (const scenario of opts.only) {
+  for (const scenario of runnable) {
     const began = Date.now();
     console.error(`bench: ${scenario.name}: ${scenario.summary}`);
     try {

@@ -11,5 +11,7 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string;
   readonly summary: string;
+  /** One-time setup before the run's watchdog starts (installing the peers from npm may take minutes once). */
+  readonly prepare?: () => void;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
