@@ -41,7 +41,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   const block = 10;
   const notes: string[] = [];
 
-  const budget = new Budget(q ? 90_000 : 200_000);
+  const budget = new Budget(q ? 90_000 : 300_000);
   const servers: PeerServer[] = [];
   const echo = await startEchoServer();
   try {
@@ -118,15 +118,19 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
           try {
             const call = (i: number) => (): Promise<number> =>
               hit(subjects[i] as Subject, pools[i] as Client);
+            const ids = async (): Promise<Set<string>> =>
+              new Set((await api.environments()).filter((e) => e.FunctionName === 'noop').map((e) => e.Id));
             // Kiln runs one environment per concurrent request: ramp up so no more than half of them start at
-            // once on two cores. The peers get the same number of requests at full concurrency to warm up.
+            // once on two cores, then until every caller has one (a loaded host needs more rounds). The peers
+            // get requests at full concurrency to warm up.
             for (let c = Math.min(16, concurrency); c <= concurrency; c *= 2) {
               await closedLoop(c, c * 4, () => budget.expired, call(1));
             }
+            for (let round = 0; round < 5 && (await ids()).size < concurrency && !budget.expired; round++) {
+              await closedLoop(concurrency, concurrency * 4, () => budget.expired, call(1));
+            }
             for (const i of [0, 2, 3])
               await closedLoop(concurrency, concurrency * 20, () => budget.expired, call(i));
-            const ids = async (): Promise<Set<string>> =>
-              new Set((await api.environments()).filter((e) => e.FunctionName === 'noop').map((e) => e.Id));
             const before = await ids();
             const parts = subjects.map((): LoopResult[] => []);
             const chunk = Math.ceil(total / chunks);
@@ -201,18 +205,20 @@ function report(
   }
 
   const at64 = loops.get(64);
-  if (at64) {
-    const [kiln, sls, local] = (['kiln', 'sls', 'local'] as const).map((k) => {
-      const r = at64.get(k);
-      return r === undefined ? NaN : perSecond(r);
-    }) as [number, number, number];
-    targets.push({
-      scenario: name,
-      description: 'warm throughput at c=64 above both peers (same run)',
-      actual: `Kiln ${kiln.toFixed(0)}/s, serverless-offline ${sls.toFixed(0)}/s, lambda-local ${local.toFixed(0)}/s`,
-      met: kiln > sls && kiln > local,
-    });
-  }
+  const [kiln, sls, local] = (['kiln', 'sls', 'local'] as const).map((k) => {
+    const r = at64?.get(k);
+    return r === undefined || r.latencies.length === 0 ? NaN : perSecond(r);
+  }) as [number, number, number];
+  // A subject the time budget cut off has no figure: the comparison is then not made, rather than won.
+  const complete = ![kiln, sls, local].some(Number.isNaN);
+  targets.push({
+    scenario: name,
+    description: 'warm throughput at c=64 above both peers (same run)',
+    actual: complete
+      ? `Kiln ${kiln.toFixed(0)}/s, serverless-offline ${sls.toFixed(0)}/s, lambda-local ${local.toFixed(0)}/s`
+      : 'not measured for every subject (time budget)',
+    met: complete && kiln > sls && kiln > local,
+  });
 
   const breakdown: Breakdown = {
     title: 'warm throughput, invokes/s (closed loop, same run)',
