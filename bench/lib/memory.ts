@@ -1,7 +1,8 @@
 // Who holds how much memory on behalf of a Kiln instance: its own process and every process it started (the
 // process tree plus the sandbox cgroups under its cgroup parent), each classified by what it is, with PSS (shared
 // pages split between the processes sharing them) and RSS from /proc/<pid>/smaps_rollup.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { descendants, parentOf, readProc as read } from './proc.js';
 
 export interface ProcessMemory {
   readonly pid: number;
@@ -14,43 +15,6 @@ export interface ProcessMemory {
 
 /** What runs the function itself; every other process is the platform's. */
 export const runtimeKind = 'runtime process';
-
-const read = (path: string): string | undefined => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined; // The process exited meanwhile.
-  }
-};
-
-function parentOf(pid: number): number | undefined {
-  const stat = read(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  // The command name is in parentheses and may itself hold spaces or parentheses: fields follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[1]);
-}
-
-function descendants(root: number): Set<number> {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    const ppid = parentOf(pid);
-    if (ppid !== undefined) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  }
-  const found = new Set<number>([root]);
-  const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const child of children.get(pid) ?? []) {
-      if (!found.has(child)) {
-        found.add(child);
-        queue.push(child);
-      }
-    }
-  }
-  return found;
-}
 
 /** Pids in the sandbox cgroups directly under `parent` (cgroup v1 memory hierarchy, or the v2 unified one). */
 function cgroupMembers(parent: string): Map<number, string> {

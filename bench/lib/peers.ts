@@ -30,6 +30,7 @@ export function ensurePeersInstalled(): void {
 
 export interface PeerServer {
   readonly port: number;
+  readonly pid: number;
   /** The function name to invoke on this server. */
   readonly functionName: string;
   stop(): Promise<void>;
@@ -46,7 +47,7 @@ async function startServer(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   timeoutMs = 60_000,
-): Promise<{ stop: () => Promise<void>; match: RegExpExecArray }> {
+): Promise<{ pid: number; stop: () => Promise<void>; match: RegExpExecArray }> {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error(`${label}: nothing to run`);
   const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -91,6 +92,7 @@ async function startServer(
       });
     });
     return {
+      pid: child.pid ?? 0,
       match,
       stop: async () => {
         unregister();
@@ -128,6 +130,9 @@ const peerEnv = (home: string, extra: Record<string, string> = {}): NodeJS.Proce
   ...extra,
 });
 
+/** Every platform's function timeout: long, so that a loaded host shows slow samples rather than killed runtimes. */
+export const peerTimeoutSeconds = 30;
+
 /** The serverless-offline run mode the scenario uses and reports: its fastest, handlers in its own process. */
 export const serverlessOfflineMode =
   'useInProcess (handlers run in the serverless process; no worker threads)';
@@ -149,6 +154,7 @@ export async function startServerlessOffline(handlerSource: string): Promise<Pee
       '  runtime: nodejs20.x',
       '  region: us-east-1',
       '  memorySize: 128',
+      `  timeout: ${peerTimeoutSeconds}`,
       'functions:',
       '  noop:',
       '    handler: handler.handler',
@@ -172,6 +178,7 @@ export async function startServerlessOffline(handlerSource: string): Promise<Pee
     );
     return {
       port,
+      pid: server.pid,
       functionName: server.match[1] ?? 'kiln-bench-peer-dev-noop',
       stop: async () => {
         await server.stop();
@@ -207,7 +214,7 @@ const server = http.createServer({ keepAliveTimeout: 120000 }, (req, res) => {
       return reply(400, JSON.stringify({ Type: 'InvalidRequestContentException', Message: err.message }));
     }
     lambdaLocal
-      .execute({ event, lambdaFunc, lambdaHandler: 'handler', timeoutMs: 3000, verboseLevel: 0 })
+      .execute({ event, lambdaFunc, lambdaHandler: 'handler', timeoutMs: Number(process.argv[2]) * 1000, verboseLevel: 0 })
       .then(
         (result) => reply(200, JSON.stringify(result === undefined ? null : result)),
         (err) => reply(200, JSON.stringify({ errorMessage: String(err && err.message) }), { 'x-amz-function-error': 'Unhandled' }),
@@ -223,13 +230,14 @@ export async function startLambdaLocal(handlerSource: string): Promise<PeerServe
   try {
     const server = await startServer(
       'lambda-local',
-      [process.execPath, '-e', lambdaLocalHost, join(service.dir, 'handler.js')],
+      [process.execPath, '-e', lambdaLocalHost, join(service.dir, 'handler.js'), String(peerTimeoutSeconds)],
       service.dir,
       peerEnv(service.dir),
       /port (\d+)/,
     );
     return {
       port: Number(server.match[1]),
+      pid: server.pid,
       functionName: 'noop',
       stop: async () => {
         await server.stop();
