@@ -120,7 +120,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   // A last resort on top of each scenario's own budget: whatever happens, the run ends and cleans up.
-  const watchdogMs = opts.quick ? 240_000 : 900_000;
+  const watchdogMs = opts.quick ? 360_000 : 1_200_000;
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${watchdogMs / 1000} s; stopping everything`);
     void runCleanups().finally(() => process.exit(3));
