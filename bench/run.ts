@@ -9,6 +9,9 @@ import { repoRoot } from '../test/support/server.js';
 import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
+import { memory } from './memory.js';
+import { peers } from './peers.js';
+import { ensurePeersInstalled } from './lib/peers.js';
 import { controlPlane } from './control-plane.js';
 import { soak } from './soak/index.js';
 import { runCleanups } from './lib/cleanup.js';
@@ -43,6 +46,19 @@ const scenarios: readonly Scenario[] = [
     summary:
       "a benign function's warm invoke p50/p99 while others spin, fork-bomb, memory-bomb, fill /tmp and flood logs",
     run: hostile,
+  },
+  {
+    name: 'peers',
+    summary:
+      'warm no-op Invoke on Kiln vs serverless-offline and lambda-local (c=1 latency, c=8/c=64 throughput) vs a raw echo server',
+    prepare: ensurePeersInstalled,
+    run: peers,
+  },
+  {
+    name: 'memory',
+    summary:
+      "the platform's memory per idle warm environment beyond the runtime process (PSS, RSS), 0 vs N idle",
+    run: memory,
   },
   soak,
 ];
@@ -104,11 +120,24 @@ async function main(): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
+  const results: (ScenarioResult | { name: string; error: string })[] = [];
+  let failed = false;
+  const runnable: Scenario[] = [];
+  for (const scenario of opts.only) {
+    try {
+      scenario.prepare?.();
+      runnable.push(scenario);
+    } catch (err) {
+      failed = true;
+      console.error(`bench: ${scenario.name} could not be prepared: ${(err as Error).message}`);
+      results.push({ name: scenario.name, error: (err as Error).message });
+    }
+  }
   const startedAt = new Date();
   // A last resort on top of each scenario's own budget: whatever happens, the run ends and cleans up.
   const watchdogMs =
-    (opts.quick ? 150_000 : 540_000) +
-    opts.only.reduce((sum, s) => sum + (s.extraWatchdogMs?.(opts) ?? 0), 0);
+    (opts.quick ? 360_000 : 1_200_000) +
+    runnable.reduce((sum, s) => sum + (s.extraWatchdogMs?.(opts) ?? 0), 0);
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${watchdogMs / 1000} s; stopping everything`);
     void runCleanups().finally(() => process.exit(3));
@@ -120,15 +149,13 @@ async function main(): Promise<number> {
     });
   }
 
-  const results: (ScenarioResult | { name: string; error: string })[] = [];
-  let failed = false;
   console.error(
-    `bench: ${opts.only.map((s) => s.name).join(', ')}${opts.quick ? ' (quick)' : ''}; load ${os
+    `bench: ${runnable.map((s) => s.name).join(', ')}${opts.quick ? ' (quick)' : ''}; load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
-  for (const scenario of opts.only) {
+  for (const scenario of runnable) {
     const began = Date.now();
     console.error(`bench: ${scenario.name}: ${scenario.summary}`);
     try {

@@ -17,5 +17,7 @@ export interface Scenario {
   readonly optIn?: boolean;
   /** Time beyond the runner's usual watchdog that this scenario may take. */
   extraWatchdogMs?(ctx: Pick<ScenarioContext, 'quick' | 'minutes'>): number;
+  /** One-time setup before the run's watchdog starts (installing the peers from npm may take minutes once). */
+  readonly prepare?: () => void;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }

@@ -2,7 +2,7 @@
 // server driven by the same keep-alive node:http client (the floor for anything answering HTTP on this host).
 import { nodeZip } from '../test/support/functions.js';
 import { Budget, sleep } from './lib/budget.js';
-import { Client, closedLoop, type LoopResult, type Reply } from './lib/http.js';
+import { Client, closedLoop, mergeLoops, perSecond, type LoopResult, type Reply } from './lib/http.js';
 import { checkInvoke, invoke, logTail, parseReport, role, withKiln, type KilnApi } from './lib/kiln.js';
 import { startEchoServer } from './lib/processes.js';
 import { row, type Breakdown, type Row, type ScenarioResult, type Target } from './lib/report.js';
@@ -25,18 +25,6 @@ interface Throughput {
   readonly envsAfter: number;
   readonly newEnvs: number;
 }
-
-const merge = (parts: LoopResult[]): LoopResult => {
-  const firstError = parts.find((p) => p.firstError !== undefined)?.firstError;
-  return {
-    latencies: parts.flatMap((p) => p.latencies),
-    elapsedMs: parts.reduce((s, p) => s + p.elapsedMs, 0),
-    errors: parts.reduce((s, p) => s + p.errors, 0),
-    ...(firstError !== undefined ? { firstError } : {}),
-  };
-};
-
-const rps = (r: LoopResult): number => (r.latencies.length / r.elapsedMs) * 1000;
 
 export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> {
   const q = ctx.quick;
@@ -191,8 +179,8 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
             }
             const after = await ids();
             throughput.set(concurrency, {
-              echo: merge(echoParts),
-              kiln: merge(kilnParts),
+              echo: mergeLoops(echoParts),
+              kiln: mergeLoops(kilnParts),
               envsBefore: before.size,
               envsAfter: after.size,
               newEnvs: [...after].filter((id) => !before.has(id)).length,
@@ -237,7 +225,7 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
         `raw Node HTTP echo server, c=${concurrency}`,
         e.summary,
         undefined,
-        `${rps(t.echo).toFixed(0)} req/s${t.echo.errors ? `; ${t.echo.errors} errors` : ''}`,
+        `${perSecond(t.echo).toFixed(0)} req/s${t.echo.errors ? `; ${t.echo.errors} errors` : ''}`,
       ),
     );
     const errors = t.kiln.errors ? `; ${t.kiln.errors} ERRORS (${t.kiln.firstError ?? ''})` : '';
@@ -247,7 +235,7 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
         `Kiln Invoke no-op 128 MB, c=${concurrency}`,
         summarize(t.kiln.latencies),
         e,
-        `${rps(t.kiln).toFixed(0)} req/s (echo/kiln ${(rps(t.echo) / rps(t.kiln)).toFixed(1)}x); environments ${t.envsBefore}→${t.envsAfter}, ${t.newEnvs} started while measuring${errors}`,
+        `${perSecond(t.kiln).toFixed(0)} req/s (echo/kiln ${(perSecond(t.echo) / perSecond(t.kiln)).toFixed(1)}x); environments ${t.envsBefore}→${t.envsAfter}, ${t.newEnvs} started while measuring${errors}`,
       ),
     );
     series[`echo c${concurrency}`] = t.echo.latencies;

@@ -162,3 +162,17 @@ export async function closedLoop(
     ...(firstError !== undefined ? { firstError } : {}),
   };
 }
+
+/** Several loops of one subject as one: their samples, errors and time added up. */
+export function mergeLoops(parts: readonly LoopResult[]): LoopResult {
+  const firstError = parts.find((p) => p.firstError !== undefined)?.firstError;
+  return {
+    latencies: parts.flatMap((p) => p.latencies),
+    elapsedMs: parts.reduce((s, p) => s + p.elapsedMs, 0),
+    errors: parts.reduce((s, p) => s + p.errors, 0),
+    ...(firstError !== undefined ? { firstError } : {}),
+  };
+}
+
+/** Completed requests per second of a loop. */
+export const perSecond = (r: LoopResult): number => (r.latencies.length / r.elapsedMs) * 1000;

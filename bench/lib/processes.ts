@@ -73,6 +73,7 @@ process.on('SIGTERM', () => process.exit(0));
 
 export interface EchoServer {
   readonly port: number;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -99,6 +100,7 @@ export async function startEchoServer(): Promise<EchoServer> {
   });
   return {
     port,
+    pid: child.pid ?? 0,
     async stop() {
       unregister();
       await stop();

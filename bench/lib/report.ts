@@ -1,10 +1,13 @@
 // What a scenario hands back, and how the runner prints it.
 import type { Summary } from './stats.js';
 
+/** Latencies in milliseconds; the memory scenario's sizes in MiB. */
+export type Unit = 'ms' | 'MiB';
+
 export interface Row {
   readonly scenario: string;
   readonly series: string;
-  readonly unit: 'ms';
+  readonly unit: Unit;
   readonly subject: Summary;
   readonly baseline?: { readonly series: string; readonly summary: Summary };
   /** subject median / baseline median: above 1 means slower than the baseline. */
@@ -24,7 +27,7 @@ export interface Target {
 export interface Breakdown {
   readonly title: string;
   readonly columns: readonly string[];
-  /** Label and one median (ms) per column; `undefined` where the run could not observe it. */
+  /** Label and one value per column (ms unless the title says otherwise); `undefined` where not observed. */
   readonly parts: readonly (readonly [string, readonly (number | undefined)[]])[];
 }
 
@@ -47,11 +50,12 @@ export function row(
   subject: Summary,
   baseline?: { series: string; summary: Summary },
   note?: string,
+  unit: Unit = 'ms',
 ): Row {
   return {
     scenario,
     series,
-    unit: 'ms',
+    unit,
     subject,
     ...(baseline
       ? { baseline, ratio: baseline.summary.median > 0 ? subject.median / baseline.summary.median : NaN }
@@ -78,8 +82,9 @@ export function renderRows(rows: readonly Row[]): string {
       'scenario',
       'series',
       'n',
-      'median ms',
-      'p99 ms',
+      'unit',
+      'median',
+      'p99',
       'baseline',
       'base median',
       'base p99',
@@ -90,6 +95,7 @@ export function renderRows(rows: readonly Row[]): string {
       r.scenario,
       r.series,
       String(r.subject.n),
+      r.unit,
       fmt(r.subject.median),
       fmt(r.subject.p99),
       r.baseline?.series ?? '',
