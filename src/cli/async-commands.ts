@@ -25,8 +25,9 @@ export function registerAsyncCommands(
         if (q.Functions.length > 0) {
           print(
             formatTable(
-              ['FUNCTION', 'QUEUED', 'IN FLIGHT', 'OLDEST'],
+              ['ACCOUNT', 'FUNCTION', 'QUEUED', 'IN FLIGHT', 'OLDEST'],
               q.Functions.map((f) => [
+                f.AccountId,
                 f.FunctionName,
                 String(f.Depth),
                 String(f.InFlight),

@@ -8,6 +8,7 @@ export interface AsyncQueueView {
   readonly OldestEventAgeSeconds: number;
   readonly Dropped: Readonly<Record<string, number>>;
   readonly Functions: ReadonlyArray<{
+    readonly AccountId: string;
     readonly FunctionName: string;
     readonly Depth: number;
     readonly InFlight: number;
@@ -17,6 +18,7 @@ export interface AsyncQueueView {
 
 export interface AsyncEventView {
   readonly RequestId: string;
+  readonly AccountId: string;
   readonly FunctionName: string;
   readonly Qualifier?: string;
   readonly State: 'queued' | 'in-flight' | 'done';

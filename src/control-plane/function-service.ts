@@ -38,9 +38,8 @@ import { VersionService, type Resolved } from './version-service.js';
 
 export type { FunctionServiceDeps } from './service-deps.js';
 
+/** The function operations of one account (`d.account`, `d.metadata`). */
 export class FunctionService {
-  /** Code packages written but not yet referenced by a committed record: never garbage. */
-  private readonly pendingCode = new Map<string, number>();
   readonly versions: VersionService;
   readonly aliases: AliasService;
 
@@ -231,11 +230,8 @@ export class FunctionService {
     await this.collectGarbage();
   }
 
-  /** Removes code no committed record references (also what a crash left half-written). */
-  async collectGarbage(): Promise<number> {
-    const keep = this.d.metadata.referencedCode();
-    for (const sha of this.pendingCode.keys()) keep.add(sha);
-    return this.d.code.collectGarbage(keep);
+  private async collectGarbage(): Promise<void> {
+    await this.d.garbage.collect();
   }
 
   private resolve(rawName: string, queryQualifier: string | undefined): FunctionRef {
@@ -292,23 +288,17 @@ export class FunctionService {
   /** Stores the zip, then runs `commit` while the package is protected from garbage collection. */
   private async withStoredCode<T>(zip: Buffer, commit: (code: CodeRef) => T): Promise<T> {
     const code = await this.d.code.put(zip);
-    this.pendingCode.set(code.sha256Hex, (this.pendingCode.get(code.sha256Hex) ?? 0) + 1);
+    this.d.garbage.hold(code.sha256Hex);
     let result: T;
     try {
       result = commit(code);
     } catch (e) {
-      this.release(code.sha256Hex);
+      this.d.garbage.release(code.sha256Hex);
       await this.collectGarbage();
       throw e;
     }
-    this.release(code.sha256Hex);
+    this.d.garbage.release(code.sha256Hex);
     return result;
-  }
-
-  private release(sha256Hex: string): void {
-    const n = (this.pendingCode.get(sha256Hex) ?? 1) - 1;
-    if (n <= 0) this.pendingCode.delete(sha256Hex);
-    else this.pendingCode.set(sha256Hex, n);
   }
 }
 

@@ -3,9 +3,13 @@
 // table of operations; this file owns body parsing, dispatch and the error shape.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { JsonServiceError } from '../model/index.js';
+import { callerOf, type Caller } from './caller.js';
 
-/** One operation: takes the parsed JSON object, returns the JSON answer (validated by the service). */
-export type JsonOperation = (input: Readonly<Record<string, unknown>>) => unknown;
+/**
+ * One operation: takes the parsed JSON object and the caller (whose account it works in), returns the
+ * JSON answer (validated by the service).
+ */
+export type JsonOperation = (input: Readonly<Record<string, unknown>>, caller: Caller) => unknown;
 
 export interface JsonService {
   /** The part of X-Amz-Target before the dot, e.g. `Logs_20140328`. */
@@ -72,7 +76,7 @@ export function registerJsonServices(
         throw new JsonServiceError('UnknownOperationException', unknownTarget(target, service, byPrefix));
       }
       const input = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-      const output = await operation(input);
+      const output = await operation(input, callerOf(req));
       return reply
         .code(200)
         .header('content-type', contentType)

@@ -3,6 +3,7 @@
 
 export const errorTable = {
   ResourceNotFoundException: { status: 404, fault: 'User' },
+  AccessDeniedException: { status: 403, fault: 'User' },
   ResourceConflictException: { status: 409, fault: 'User' },
   ProvisionedConcurrencyConfigNotFoundException: { status: 404, fault: 'User' },
   ResourceInUseException: { status: 400, fault: 'User' },

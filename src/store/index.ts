@@ -1,1 +1,7 @@
-export type { CodeStore, ListPage, MetadataStore, ProvisionedConcurrencyRecord } from './ports.js';
+export type {
+  AccountMetadata,
+  CodeStore,
+  ListPage,
+  MetadataStore,
+  ProvisionedConcurrencyRecord,
+} from './ports.js';

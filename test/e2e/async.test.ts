@@ -156,8 +156,11 @@ describe('async invocation (Event)', () => {
     assert.equal((await asyncEvent(kiln.endpoint, held))?.State, 'queued');
     assert.match(kilnCli('async', 'status'), /pollers PAUSED[\s\S]*rec +1 /);
     const metrics = await (await fetch(`${kiln.endpoint}/metrics`)).text();
-    assert.match(metrics, /^kiln_async_queue_depth\{function="rec"\} 1$/m);
-    assert.match(metrics, /^kiln_async_oldest_event_age_seconds\{function="rec"\} [\d.]+$/m);
+    assert.match(metrics, /^kiln_async_queue_depth\{account="000000000000",function="rec"\} 1$/m);
+    assert.match(
+      metrics,
+      /^kiln_async_oldest_event_age_seconds\{account="000000000000",function="rec"\} [\d.]+$/m,
+    );
     assert.equal(kilnCli('async', 'resume'), 'pollers resumed\n');
     await untilEvent(kiln.endpoint, held, (e) => e.State === 'done');
   });
