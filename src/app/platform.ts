@@ -28,7 +28,7 @@ import { asyncPolicy, deliveryTarget, watchQueue } from './async-wiring.js';
 import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
-import { Tenants, type Tenant } from './tenants.js';
+import { Tenants } from './tenants.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -132,7 +132,7 @@ export async function startPlatform({
   const released = queue.releaseLeases(queueClock.now());
   if (released > 0) log.info({ released }, 'released async event leases of a previous run');
   const leaseMarginMs = config.initTimeoutMs + 60_000;
-  const accounts = new Tenants({
+  const tenants = new Tenants({
     region: config.region,
     metadata,
     code,
@@ -147,7 +147,7 @@ export async function startPlatform({
     leaseMarginMs,
     observer: obs.invocations,
   });
-  const servicesOf = (accountId: string): Tenant => accounts.of(accountId);
+  const servicesOf = (accountId: string) => tenants.of(accountId);
 
   const http = createHttpServer({
     log,
@@ -163,20 +163,20 @@ export async function startPlatform({
   registerConcurrency(http, { servicesOf, accountLimit: config.accountConcurrency });
   registerProvisioned(http, servicesOf);
   registerEventInvokeConfig(http, servicesOf);
-  registerInvoke(http, (accountId) => accounts.of(accountId).invoke);
+  registerInvoke(http, (accountId) => tenants.of(accountId).invoke);
   // Pollers run each event in the account that accepted it; its deliveries stay in that account.
   const pollers = new PollerFleet(
     {
       queue,
       clock: queueClock,
       log,
-      invoke: (event) => accounts.of(event.accountId).invoke.attempt(event),
+      invoke: (event) => tenants.of(event.accountId).invoke.attempt(event),
       policy: (accountId, name, qualifier) => {
-        const t = accounts.of(accountId);
+        const t = tenants.of(accountId);
         return asyncPolicy(t.metadata, t.invoke, name, qualifier);
       },
       target: (accountId, arn) => {
-        const t = accounts.of(accountId);
+        const t = tenants.of(accountId);
         return deliveryTarget(arn, t.account, t.invoke, leaseMarginMs);
       },
       functionArn: (accountId, name, qualifier) =>
@@ -197,7 +197,7 @@ export async function startPlatform({
   // Provisioned concurrency survives restarts: initialise every account's environments again, ahead of
   // traffic.
   for (const p of metadata.allProvisioned()) {
-    accounts.of(p.accountId).provisioned.reapply(p.functionName, p.qualifier);
+    tenants.of(p.accountId).provisioned.reapply(p.functionName, p.qualifier);
   }
   pollers.start();
   await http.listen({ host: config.host, port: config.port });

@@ -158,7 +158,7 @@ export class FunctionService {
     });
     this.d.log.info({ function: ref.name, sha256: updated.code.sha256Hex }, 'function code updated');
     this.d.onChange?.(ref.name, '$LATEST', updated.revisionId);
-    await this.collectGarbage();
+    await this.d.garbage.collect();
     return body.Publish ? this.versions.publish(ref.name, { revisionId: updated.revisionId }) : updated;
   }
 
@@ -221,16 +221,12 @@ export class FunctionService {
     }
     if (q.kind === 'version') {
       this.versions.delete(ref.name, q.version);
-      await this.collectGarbage();
+      await this.d.garbage.collect();
       return;
     }
     if (!this.d.metadata.delete(ref.name)) throw this.missing(ref.name);
     this.d.log.info({ function: ref.name }, 'function deleted');
     this.d.onChange?.(ref.name);
-    await this.collectGarbage();
-  }
-
-  private async collectGarbage(): Promise<void> {
     await this.d.garbage.collect();
   }
 
@@ -294,7 +290,7 @@ export class FunctionService {
       result = commit(code);
     } catch (e) {
       this.d.garbage.release(code.sha256Hex);
-      await this.collectGarbage();
+      await this.d.garbage.collect();
       throw e;
     }
     this.d.garbage.release(code.sha256Hex);
