@@ -7,6 +7,7 @@ import { ApiError, notFound } from '../model/index.js';
 import type { PollerFleet } from '../poller/index.js';
 import type { EventQueue, EventStatus } from '../queue/index.js';
 import type { AdjustableClock, Clock } from '../shared/index.js';
+import { jsonObject } from './json-body.js';
 
 export interface AsyncRoutesDeps {
   readonly queue: EventQueue;
@@ -70,7 +71,7 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
     '/_kiln/async/pollers',
     { config: { operation: 'SetAsyncPollers' } },
     async (req: FastifyRequest<{ Body: unknown }>) => {
-      const paused = jsonMember(req.body, 'paused');
+      const paused = jsonObject(req.body).paused;
       if (typeof paused !== 'boolean') {
         throw new ApiError('InvalidRequestContentException', 'Send {"paused": true} or {"paused": false}.');
       }
@@ -118,13 +119,3 @@ function view(s: EventStatus): Record<string, unknown> {
 }
 
 /** One member of a small JSON object body; undefined when the body is not such an object. */
-function jsonMember(body: unknown, name: string): unknown {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.isBuffer(body) ? body.toString('utf8') : '');
-    return parsed !== null && typeof parsed === 'object'
-      ? (parsed as Record<string, unknown>)[name]
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -1,7 +1,9 @@
 // The `kiln` executable: the CLI, with `up` wired to the platform.
 import { buildProgram } from '../cli/index.js';
-import { ConfigError, defaultEndpoint, loadConfig } from '../config/index.js';
+import { cliCredentialSource, ConfigError, defaultEndpoint, loadConfig } from '../config/index.js';
+import { readCredentials } from './credentials-file.js';
 import { createLogger } from '../shared/index.js';
+import { adminCredentialsFile } from './admin-account.js';
 import { startPlatform } from './platform.js';
 
 async function up(flags: { port?: string; host?: string; dataDir?: string }): Promise<void> {
@@ -24,6 +26,17 @@ async function up(flags: { port?: string; host?: string; dataDir?: string }): Pr
     process.stderr.write(`kiln: cannot start: ${(e as Error).message}\n`);
     process.exit(1);
   }
+  const key = platform.createdAdminKey;
+  if (key) {
+    process.stdout.write(
+      [
+        `Created the admin account ${key.accountId}. Its key is shown this once and kept in ${adminCredentialsFile(config.dataDir)} (mode 0600):`,
+        `  AWS_ACCESS_KEY_ID=${key.accessKeyId}`,
+        `  AWS_SECRET_ACCESS_KEY=${key.secretAccessKey}`,
+        '',
+      ].join('\n'),
+    );
+  }
   process.stdout.write(`Kiln listening on ${platform.endpoint} (data in ${config.dataDir})\n`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -42,4 +55,13 @@ async function up(flags: { port?: string; host?: string; dataDir?: string }): Pr
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-await buildProgram({ up, defaultEndpoint: defaultEndpoint() }).parseAsync(process.argv);
+const source = cliCredentialSource();
+await buildProgram({
+  up,
+  defaultEndpoint: defaultEndpoint(),
+  credentials: () => ('file' in source ? readCredentials(source.file) : source),
+  credentialsHint:
+    'file' in source
+      ? `the key was read from ${source.file}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or KILN_CREDENTIALS_FILE, to use another`
+      : 'the key came from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+}).parseAsync(process.argv);

@@ -123,7 +123,7 @@ function countByFunction(
 }
 
 export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
-  app.get('/metrics', { config: { operation: 'Metrics' } }, async (_req, reply) => {
+  app.get('/metrics', { config: { operation: 'Metrics', access: 'operator' } }, async (_req, reply) => {
     const { contentType, text } = await metrics.scrape();
     return reply.header('content-type', contentType).send(text);
   });

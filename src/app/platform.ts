@@ -21,10 +21,14 @@ import { SqliteEventQueue } from '../queue/sqlite/index.js';
 import { Fleet, ScalingRateLimiter } from '../placement/index.js';
 import { AdjustableClock, newId, systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
-import { SqliteMetadataStore } from '../store/sqlite/index.js';
+import type { AccessKey } from '../store/index.js';
+import { SqliteAccountStore, SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
 import { Worker, accountOf, type Driver, type FunctionSpec } from '../worker/index.js';
+import { registerAccountRoutes } from './account-routes.js';
+import { ensureAdminAccount } from './admin-account.js';
 import { asyncPolicy, deliveryTarget, watchQueue } from './async-wiring.js';
+import { authenticator } from './auth.js';
 import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
@@ -34,6 +38,8 @@ export interface Platform {
   readonly http: FastifyInstance;
   /** The URL clients use, e.g. http://127.0.0.1:9000. */
   readonly endpoint: string;
+  /** The admin account's key, when this start created it (a fresh data dir): shown once, never again. */
+  readonly createdAdminKey?: AccessKey;
   close(): Promise<void>;
 }
 
@@ -149,11 +155,20 @@ export async function startPlatform({
   });
   const servicesOf = (accountId: string) => tenants.of(accountId);
 
+  const accounts = new SqliteAccountStore(join(config.dataDir, 'accounts.db'), () => clock.now());
+  const createdAdminKey = ensureAdminAccount(accounts, config.accountId, config.dataDir);
   const http = createHttpServer({
     log,
     bodyLimit: 6 * 1024 * 1024 + 1024,
-    authenticate: () => ({ accountId: config.accountId, admin: true }),
+    authenticate: authenticator({
+      mode: config.auth,
+      region: config.region,
+      accounts,
+      adminAccountId: config.accountId,
+      clock,
+    }),
   });
+  registerAccountRoutes(http, accounts);
   registerControlPlane(http, {
     servicesOf,
     code,
@@ -204,9 +219,13 @@ export async function startPlatform({
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  if (config.auth === 'local') {
+    log.warn('KILN_AUTH=local: request signatures are not checked; every unsigned request acts as admin');
+  }
   return {
     http,
     endpoint: `http://${shownHost}:${port}`,
+    ...(createdAdminKey ? { createdAdminKey } : {}),
     async close() {
       // Pollers stop leasing first; their events in flight settle while the fleet drains.
       await Promise.all([http.close(), pollers.stop(), fleet.close(shutdownGraceMs)]);
@@ -214,6 +233,7 @@ export async function startPlatform({
       // After the environments stopped: their last lines are in the buffer.
       obs.close();
       metadata.close();
+      accounts.close();
     },
   };
 }

@@ -9,10 +9,12 @@ import {
   logGroupOf,
   type LogLine,
   zipDirectory,
+  type Credentials,
   type FunctionConfiguration,
   type FunctionSettings,
 } from '../client/index.js';
 import { KilnApi } from '../client/index.js';
+import { registerAccountCommands } from './account-commands.js';
 import { registerAsyncCommands } from './async-commands.js';
 import { formatTable, humanBytes } from './format.js';
 
@@ -29,6 +31,13 @@ export interface Writer {
 export interface CliDeps {
   /** Starts the server in this process; supplied by the composition root. */
   up: (opts: UpOptions) => Promise<void>;
+  /**
+   * The access key requests are signed with (the composition root reads AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY, else the credentials file); undefined when none was found.
+   */
+  credentials?: () => Credentials | undefined;
+  /** Says where a key can be found, for the error after Kiln refused one. */
+  credentialsHint?: string;
   /** Where `--endpoint` points when not given (the composition root reads KILN_ENDPOINT). */
   defaultEndpoint?: string;
   version?: string;
@@ -42,6 +51,15 @@ export interface CliDeps {
 }
 
 export const fallbackEndpoint = 'http://127.0.0.1:9000';
+
+/** Errors that mean the key is missing, unknown, wrong or not allowed. */
+const authCodes = new Set([
+  'MissingAuthenticationTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'AccessDeniedException',
+]);
 
 const defaults = {
   runtime: 'nodejs20.x',
@@ -84,8 +102,14 @@ export function buildProgram(deps: CliDeps): Command {
     .exitOverride((e) => exit(e.code === 'commander.helpDisplayed' || e.exitCode === 0 ? 0 : 2));
   if (deps.version !== undefined) program.version(deps.version);
 
-  const client = (): KilnClient =>
-    new KilnClient({ endpoint: program.opts<{ endpoint: string }>().endpoint });
+  const credentials = (): Credentials | undefined => deps.credentials?.();
+  const client = (): KilnClient => {
+    const keys = credentials();
+    return new KilnClient({
+      endpoint: program.opts<{ endpoint: string }>().endpoint,
+      ...(keys ? { credentials: { ...keys } } : {}),
+    });
+  };
   /** Runs one API-backed action and turns its failure into the message the user should see. */
   const guarded = async (endpoint: string, action: () => Promise<void>): Promise<void> => {
     try {
@@ -97,7 +121,7 @@ export function buildProgram(deps: CliDeps): Command {
         info.kind === 'unreachable'
           ? `cannot reach Kiln at ${endpoint} (is \`kiln up\` running?)`
           : info.kind === 'api'
-            ? `${info.code}: ${info.message}`
+            ? `${info.code}: ${info.message}${authCodes.has(info.code) && deps.credentialsHint ? ` (${deps.credentialsHint})` : ''}`
             : info.message;
       fail(1, message);
     }
@@ -112,7 +136,7 @@ export function buildProgram(deps: CliDeps): Command {
   };
   const withApi = (action: (api: KilnApi) => Promise<void>): Promise<void> => {
     const endpoint = program.opts<{ endpoint: string }>().endpoint;
-    return guarded(endpoint, () => action(new KilnApi(endpoint)));
+    return guarded(endpoint, () => action(new KilnApi(endpoint, credentials())));
   };
 
   program
@@ -232,6 +256,7 @@ export function buildProgram(deps: CliDeps): Command {
     });
 
   registerAsyncCommands(program, withApi, print);
+  registerAccountCommands(program, withApi, print);
   program
     .command('logs')
     .description("print a function's log events (its lines and Kiln's START/END/REPORT lines)")

@@ -12,7 +12,7 @@ export {
   type GetFunctionResponse,
 } from './kiln-client.js';
 export { zipDirectory } from './zip-directory.js';
-export { KilnApi, type AsyncQueueView, type AsyncEventView } from './kiln-api.js';
+export { KilnApi, type AccountView, type AsyncQueueView, type AsyncEventView } from './kiln-api.js';
 export {
   KilnLogs,
   logGroupOf,
@@ -20,3 +20,4 @@ export {
   type LogLine,
   type ReadLogsOptions,
 } from './logs-client.js';
+export { signedHeaders, type Credentials, type RequestToSign } from './sigv4-signer.js';

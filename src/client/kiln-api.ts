@@ -1,6 +1,8 @@
 // Kiln's own operator API (`/_kiln/…`): what Lambda's API has no operation for, such as the async event
 // queue's depth and one event's fate. Errors are shaped like the SDK's, so `describeError` reads both.
 
+import { signedHeaders, type Credentials } from './sigv4-signer.js';
+
 export interface AsyncQueueView {
   readonly PollersPaused: boolean;
   readonly Depth: number;
@@ -29,6 +31,13 @@ export interface AsyncEventView {
   readonly FinishedAt?: string;
 }
 
+export interface AccountView {
+  readonly AccountId: string;
+  readonly Name: string;
+  readonly Admin: boolean;
+  readonly Created: string;
+}
+
 class KilnApiError extends Error {
   readonly $fault: 'client' | 'server';
   readonly $metadata: { httpStatusCode: number };
@@ -41,7 +50,11 @@ class KilnApiError extends Error {
 }
 
 export class KilnApi {
-  constructor(private readonly endpoint: string) {}
+  constructor(
+    private readonly endpoint: string,
+    /** Kiln's own endpoints are for admin accounts: an admin key signs every call. */
+    private readonly credentials?: Credentials,
+  ) {}
 
   asyncQueue(): Promise<AsyncQueueView> {
     return this.call('GET', '/_kiln/async');
@@ -57,13 +70,37 @@ export class KilnApi {
     return this.call('GET', `/_kiln/async/events?${q.toString()}`);
   }
 
+  listAccounts(): Promise<{ Accounts: AccountView[] }> {
+    return this.call('GET', '/_kiln/accounts');
+  }
+
+  /** The new account and its access key: the only time Kiln shows the secret. */
+  createAccount(
+    name: string,
+    admin = false,
+  ): Promise<{ Account: AccountView; AccessKey: { AccessKeyId: string; SecretAccessKey: string } }> {
+    return this.call('POST', '/_kiln/accounts', JSON.stringify({ Name: name, Admin: admin }));
+  }
+
+  /** By account id or name. */
+  async deleteAccount(account: string): Promise<void> {
+    await this.call('DELETE', `/_kiln/accounts/${encodeURIComponent(account)}`);
+  }
+
   setPollersPaused(paused: boolean): Promise<{ PollersPaused: boolean }> {
     return this.call('POST', '/_kiln/async/pollers', JSON.stringify({ paused }));
   }
 
   private async call<T>(method: string, path: string, body?: string): Promise<T> {
-    const r = await fetch(new URL(path, this.endpoint), {
+    const url = new URL(path, this.endpoint);
+    const headers =
+      this.credentials === undefined
+        ? {}
+        : await signedHeaders({ method, url, ...(body !== undefined ? { body } : {}) }, this.credentials);
+    delete headers.host;
+    const r = await fetch(url, {
       method,
+      headers,
       ...(body !== undefined ? { body } : {}),
       signal: AbortSignal.timeout(30_000),
     });
@@ -77,6 +114,6 @@ export class KilnApi {
       }
       throw new KilnApiError(r.headers.get('x-amzn-errortype') ?? 'Unknown', message, r.status);
     }
-    return JSON.parse(text) as T;
+    return (text === '' ? {} : JSON.parse(text)) as T;
   }
 }

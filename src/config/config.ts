@@ -61,6 +61,12 @@ export interface Config {
    * The pool grows with cold starts that find none, shrinks when they go unused for keepAliveMs.
    */
   readonly zygotesPerRuntime: number;
+  /**
+   * `sigv4` (the default): every API request must carry a valid AWS Signature V4 from an account's key.
+   * `local`: signatures are not checked (unsigned or unknown-key requests act as the admin account); only
+   * allowed on a loopback address.
+   */
+  readonly auth: 'sigv4' | 'local';
 }
 
 export interface Flags {
@@ -100,6 +106,7 @@ const schema = z.object({
   logSweepIntervalMs: z.coerce.number().int().min(1000),
   metricsMaxFunctions: z.coerce.number().int().min(1).max(100_000),
   zygotesPerRuntime: z.coerce.number().int().min(0).max(64),
+  auth: z.enum(['sigv4', 'local']),
 });
 
 export class ConfigError extends Error {}
@@ -133,12 +140,18 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     logSweepIntervalMs: env.KILN_LOG_SWEEP_INTERVAL_MS ?? String(60 * 1000),
     metricsMaxFunctions: env.KILN_METRICS_MAX_FUNCTIONS ?? '200',
     zygotesPerRuntime: env.KILN_ZYGOTES_PER_RUNTIME ?? '2',
+    auth: env.KILN_AUTH ?? 'sigv4',
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(
       `invalid configuration (${issues}); fix the flag or the KILN_* environment variable`,
+    );
+  }
+  if (parsed.data.auth === 'local' && !isLoopback(parsed.data.host)) {
+    throw new ConfigError(
+      `KILN_AUTH=local accepts unsigned requests, so it only listens on a loopback address, not ${parsed.data.host}; use --host 127.0.0.1 or leave KILN_AUTH unset`,
     );
   }
   const failpoints = new Set(
@@ -148,6 +161,23 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
       .filter(Boolean),
   );
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir), failpoints };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Where the CLI finds its access key: the standard AWS variables, else a shared-credentials file. */
+export type CliCredentialSource =
+  { readonly accessKeyId: string; readonly secretAccessKey: string } | { readonly file: string };
+
+export function cliCredentialSource(env: NodeJS.ProcessEnv = process.env): CliCredentialSource {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey };
+  return {
+    file: resolve(env.KILN_CREDENTIALS_FILE ?? `${env.KILN_DATA_DIR ?? '.kiln'}/admin-credentials`),
+  };
 }
 
 /** Where the CLI sends its requests unless told otherwise. */

@@ -128,23 +128,27 @@ export function registerControlPlane(app: FastifyInstance, d: ControlPlaneDeps):
     };
   });
 
-  app.get('/_kiln/code/:sha', { config: { operation: 'GetCode' } }, async (req: Req, reply) => {
-    const sha = req.params.sha.replace(/\.zip$/, '');
-    if (
-      !/^[0-9a-f]{64}$/.test(sha) ||
-      !d.codeUrls.verify(sha, req.query.Expires, req.query.Signature) ||
-      !d.code.has(sha)
-    ) {
-      // Same answer for a bad signature and a missing package: the URL reveals nothing.
-      return reply
-        .code(403)
-        .header('content-type', 'application/xml')
-        .send(
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match; call GetFunction for a fresh Code.Location.</Message></Error>',
-        );
-    }
-    return reply.header('content-type', 'application/zip').send(createReadStream(d.code.pathOf(sha)));
-  });
+  app.get(
+    '/_kiln/code/:sha',
+    { config: { operation: 'GetCode', access: 'public' } },
+    async (req: Req, reply) => {
+      const sha = req.params.sha.replace(/\.zip$/, '');
+      if (
+        !/^[0-9a-f]{64}$/.test(sha) ||
+        !d.codeUrls.verify(sha, req.query.Expires, req.query.Signature) ||
+        !d.code.has(sha)
+      ) {
+        // Same answer for a bad signature and a missing package: the URL reveals nothing.
+        return reply
+          .code(403)
+          .header('content-type', 'application/xml')
+          .send(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired or the signature does not match; call GetFunction for a fresh Code.Location.</Message></Error>',
+          );
+      }
+      return reply.header('content-type', 'application/zip').send(createReadStream(d.code.pathOf(sha)));
+    },
+  );
 }
 
 const concurrencyOf = (

@@ -2,18 +2,20 @@
 // CloudWatch Logs (JSON 1.1) and SQS (JSON 1.0) speak it. Services register a target prefix and a
 // table of operations; this file owns body parsing, dispatch and the error shape.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { JsonServiceError } from '../model/index.js';
+import { ApiError, JsonServiceError } from '../model/index.js';
 import { callerOf, type Caller } from './caller.js';
 
 /**
- * One operation: takes the parsed JSON object and the caller (whose account it works in), returns the
- * JSON answer (validated by the service).
+ * One operation: takes the parsed JSON object and who sent it, returns the JSON answer (validated by the
+ * service).
  */
 export type JsonOperation = (input: Readonly<Record<string, unknown>>, caller: Caller) => unknown;
 
 export interface JsonService {
   /** The part of X-Amz-Target before the dot, e.g. `Logs_20140328`. */
   readonly targetPrefix: string;
+  /** The SigV4 service name its clients sign with, e.g. `logs`. */
+  readonly signingName: string;
   /** `application/x-amz-json-1.1` or `-1.0`, echoed on answers. */
   readonly contentType: string;
   readonly operations: Readonly<Record<string, JsonOperation>>;
@@ -44,12 +46,19 @@ export function registerJsonServices(
   const byPrefix = new Map(services.map((s) => [s.targetPrefix, s]));
   const routeOptions = {
     bodyLimit,
-    config: { operation: 'AwsJson' },
+    config: { operation: 'AwsJson', signingNames: services.map((s) => s.signingName) },
     // Failures before the handler runs (an oversized or unreadable body) keep this protocol's error
     // shape, not Lambda's.
     errorHandler: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
       const tooLarge =
         (err as { statusCode?: number }).statusCode === 413 || err.name === 'RequestEntityTooLargeException';
+      // Authentication failures: these services answer every caller fault with 400.
+      if (err instanceof ApiError && !tooLarge) {
+        return sendJsonError(
+          reply,
+          new JsonServiceError(err.code, err.message, err.fault === 'User' ? 400 : 500),
+        );
+      }
       return sendJsonError(
         reply,
         new JsonServiceError(

@@ -11,14 +11,29 @@ export interface Caller {
   readonly admin: boolean;
 }
 
+/**
+ * Who may call a route: `account` (the default) any account's valid signature; `admin` an admin account's;
+ * `operator` an admin's signature or any request from a loopback address (a local metrics scraper);
+ * `public` anyone (the route checks its own credential, e.g. a presigned URL).
+ */
+export type RouteAccess = 'account' | 'admin' | 'operator' | 'public';
+
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;
   }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+    /** SigV4 service names this route's signatures may be scoped to; `lambda` when absent. */
+    signingNames?: readonly string[];
+  }
 }
 
-/** Decides the caller of a request whose body has been read; throws an ApiError to refuse it. */
-export type Authenticate = (req: FastifyRequest) => Caller;
+/**
+ * Decides the caller of a request whose body has been read (undefined for a `public` route); throws an
+ * ApiError to refuse it.
+ */
+export type Authenticate = (req: FastifyRequest) => Caller | undefined;
 
 /** The caller of a request past authentication. */
 export function callerOf(req: FastifyRequest): Caller {

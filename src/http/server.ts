@@ -148,7 +148,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.addHook('preHandler', async (req) => {
-    req.caller = opts.authenticate(req);
+    const caller = opts.authenticate(req);
+    if (caller !== undefined) req.caller = caller;
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {

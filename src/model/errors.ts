@@ -3,7 +3,6 @@
 
 export const errorTable = {
   ResourceNotFoundException: { status: 404, fault: 'User' },
-  AccessDeniedException: { status: 403, fault: 'User' },
   ResourceConflictException: { status: 409, fault: 'User' },
   ProvisionedConcurrencyConfigNotFoundException: { status: 404, fault: 'User' },
   ResourceInUseException: { status: 400, fault: 'User' },
@@ -17,6 +16,12 @@ export const errorTable = {
   TooManyRequestsException: { status: 429, fault: 'User' },
   UnsupportedMediaTypeException: { status: 415, fault: 'User' },
   UnknownOperationException: { status: 404, fault: 'User' },
+  // Authentication: every one of these is 403 in Lambda, whatever the general AWS table says.
+  MissingAuthenticationTokenException: { status: 403, fault: 'User' },
+  IncompleteSignatureException: { status: 403, fault: 'User' },
+  UnrecognizedClientException: { status: 403, fault: 'User' },
+  InvalidSignatureException: { status: 403, fault: 'User' },
+  AccessDeniedException: { status: 403, fault: 'User' },
   NotImplementedException: { status: 501, fault: 'Service' },
   ServiceException: { status: 500, fault: 'Service' },
 } as const satisfies Record<string, { status: number; fault: 'User' | 'Service' }>;

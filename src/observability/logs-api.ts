@@ -43,6 +43,7 @@ export interface LogsCaller {
 
 export class LogsApi {
   readonly targetPrefix = 'Logs_20140328';
+  readonly signingName = 'logs';
   readonly contentType = 'application/x-amz-json-1.1';
   readonly operations: Readonly<Record<string, (m: Members, caller: LogsCaller) => unknown>> = {
     DescribeLogGroups: (m, c) => this.describeLogGroups(m, c.accountId),

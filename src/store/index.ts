@@ -5,3 +5,4 @@ export type {
   MetadataStore,
   ProvisionedConcurrencyRecord,
 } from './ports.js';
+export type { AccessKey, AccountRecord, AccountStore, KeyOwner } from './accounts.js';

@@ -7,6 +7,7 @@ import { untilQueue, asyncEvent } from '../support/async.js';
 import { nodeZip } from '../support/functions.js';
 import { nodeFunction, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { kilnFetch } from '../support/credentials.js';
 
 const sink = `exports.handler = async (event, context) => ({ n: event.n, requestId: context.awsRequestId });`;
 const total = 3000;
@@ -36,7 +37,7 @@ describe('async crash safety', () => {
       while (next < total) {
         const n = next++;
         try {
-          const r = await fetch(url, {
+          const r = await kilnFetch(url, {
             method: 'POST',
             headers: { 'X-Amz-Invocation-Type': 'Event' },
             body: JSON.stringify({ n }),

@@ -21,6 +21,7 @@ import { awsLambda, nodeFunction, sdk } from '../support/lambda.js';
 import { until } from '../support/until.js';
 import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { execFileSync } from 'node:child_process';
+import { keyEnv, kilnFetch } from '../support/credentials.js';
 
 /** Answers with the request id it saw; fails when asked to. */
 const recorder = `
@@ -52,7 +53,7 @@ async function finished(
   endpoint: string,
   name: string,
 ): Promise<Array<{ Condition: string; Detail: string }>> {
-  const r = await fetch(`${endpoint}/_kiln/async/events?FunctionName=${name}`);
+  const r = await kilnFetch(`${endpoint}/_kiln/async/events?FunctionName=${name}`);
   return ((await r.json()) as { Events: Array<{ Condition: string; Detail: string }> }).Events;
 }
 
@@ -144,7 +145,7 @@ describe('async invocation (Event)', () => {
     await untilEvent(kiln.endpoint, id, (e) => e.State === 'done');
     const kilnCli = (...args: string[]) =>
       execFileSync(process.execPath, [kilnBin, '--endpoint', kiln.endpoint, ...args], {
-        env: cleanEnv(),
+        env: cleanEnv(keyEnv(kiln.endpoint)),
         encoding: 'utf8',
       });
     const shown = JSON.parse(kilnCli('async', 'event', id));
@@ -180,7 +181,7 @@ describe('async invocation (Event)', () => {
         return true;
       },
     );
-    const r = await fetch(`${kiln.endpoint}/2015-03-31/functions/rec/invocations`, {
+    const r = await kilnFetch(`${kiln.endpoint}/2015-03-31/functions/rec/invocations`, {
       method: 'POST',
       headers: { 'X-Amz-Invocation-Type': 'Event' },
       body: '{"broken":',

@@ -14,8 +14,11 @@ interface Run {
   readonly stderr: string;
 }
 
+/** Where the CLI finds its key: the server's admin-credentials file, as an operator's CLI would. */
+let keyFile: Record<string, string> = {};
+
 function kiln(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv = cleanEnv(env);
+  const childEnv = cleanEnv({ ...keyFile, ...env });
   if (env.KILN_ENDPOINT === undefined) delete childEnv.KILN_ENDPOINT;
   return new Promise((res) => {
     execFile(
@@ -41,6 +44,7 @@ describe('kiln CLI against a running server', () => {
 
   before(async () => {
     server = await startKiln();
+    keyFile = { KILN_CREDENTIALS_FILE: join(server.dataDir, 'admin-credentials') };
     work = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
     app = join(work, 'hello-app');
     mkdirSync(join(app, 'lib'), { recursive: true });

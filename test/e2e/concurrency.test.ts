@@ -16,6 +16,7 @@ import { nodeSleeps, nodeZip } from '../support/functions.js';
 import { awsLambda, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { until } from '../support/until.js';
+import { kilnFetch } from '../support/credentials.js';
 
 type Throttle = Error & { Reason?: string; $metadata?: { httpStatusCode?: number } };
 const throttledWith = (reason: string) => (e: Throttle) => {
@@ -48,7 +49,7 @@ async function untilBusy(kiln: KilnProcess, name: string, count = 1): Promise<vo
   await until(
     `${name} has ${count} busy environment(s)`,
     async () =>
-      (await (await fetch(`${kiln.endpoint}/_kiln/environments`)).json()) as {
+      (await (await kilnFetch(`${kiln.endpoint}/_kiln/environments`)).json()) as {
         Environments: { FunctionName: string; State: string }[];
       },
     (res) => res.Environments.filter((e) => e.FunctionName === name && e.State === 'busy').length >= count,

@@ -18,6 +18,7 @@ import { nodeZip } from '../support/functions.js';
 import { awsLambda, nodeFunction, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { arn, isError } from '../support/versioned.js';
+import { kilnFetch } from '../support/credentials.js';
 
 describe('DeadLetterConfig', () => {
   let kiln: KilnProcess;
@@ -48,7 +49,7 @@ describe('DeadLetterConfig', () => {
     const c = await config('dlq');
     assert.equal(c.DeadLetterConfig, undefined);
     const raw = (await (
-      await fetch(`${kiln.endpoint}/2015-03-31/functions/dlq/configuration`)
+      await kilnFetch(`${kiln.endpoint}/2015-03-31/functions/dlq/configuration`)
     ).json()) as Record<string, unknown>;
     assert.ok(!('DeadLetterConfig' in raw));
   });

@@ -21,6 +21,7 @@ import { nodeZip } from '../support/functions.js';
 import { awsLambda, nodeFunction, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { arn, isError } from '../support/versioned.js';
+import { kilnFetch } from '../support/credentials.js';
 
 const handler = 'exports.handler = async (event) => event;\n';
 
@@ -34,7 +35,7 @@ describe('event invoke configs', () => {
   const list = (FunctionName: string, MaxItems?: number, Marker?: string) =>
     lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName, MaxItems, Marker }));
   const raw = (method: string, path: string, body?: string) =>
-    fetch(`${kiln.endpoint}${path}`, { method, body, headers: { 'content-type': 'application/json' } });
+    kilnFetch(`${kiln.endpoint}${path}`, { method, body, headers: { 'content-type': 'application/json' } });
   const aws = (...args: string[]) => awsLambda(kiln.endpoint, args);
 
   before(async () => {

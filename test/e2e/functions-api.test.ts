@@ -15,6 +15,7 @@ import {
 import { lambdaSha, nodeFunction, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { zipOf } from '../support/zips.js';
+import { kilnFetch } from '../support/credentials.js';
 
 const arn = (name: string): string => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
@@ -150,7 +151,7 @@ describe('function management API (SDK v3)', () => {
     assert.equal(first.Functions?.length, 1);
     assert.ok(first.NextMarker);
     // The AWS CLI asks with a trailing slash; the SDK without one.
-    const slash = (await (await fetch(`${kiln.endpoint}/2015-03-31/functions/?MaxItems=1`)).json()) as {
+    const slash = (await (await kilnFetch(`${kiln.endpoint}/2015-03-31/functions/?MaxItems=1`)).json()) as {
       Functions: unknown[];
       NextMarker: string;
     };

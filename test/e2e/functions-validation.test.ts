@@ -17,6 +17,7 @@ import {
 import { lambdaSha, role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { rawZip, zipBomb, zipOf } from '../support/zips.js';
+import { kilnFetch } from '../support/credentials.js';
 
 type AwsError = Error & { $metadata?: { httpStatusCode?: number } };
 
@@ -43,7 +44,7 @@ describe('validation and error shapes', () => {
   const create = (patch: Partial<CreateFunctionCommandInput>) =>
     lambda.send(new CreateFunctionCommand({ ...base(), ...patch }));
   const raw = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(`${kiln.endpoint}${path}`, { method, body, headers });
+    kilnFetch(`${kiln.endpoint}${path}`, { method, body, headers });
 
   before(async () => {
     kiln = await startKiln();

@@ -6,6 +6,7 @@ import { nodeProbe, nodeZip } from '../support/functions.js';
 import { role, sdk } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { until } from '../support/until.js';
+import { kilnFetch } from '../support/credentials.js';
 
 interface EnvInfo {
   Id: string;
@@ -16,7 +17,7 @@ interface EnvInfo {
 }
 
 async function environments(kiln: KilnProcess): Promise<EnvInfo[]> {
-  const res = await fetch(`${kiln.endpoint}/_kiln/environments`);
+  const res = await kilnFetch(`${kiln.endpoint}/_kiln/environments`);
   return ((await res.json()) as { Environments: EnvInfo[] }).Environments;
 }
 

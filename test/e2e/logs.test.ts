@@ -20,6 +20,7 @@ import { nodeSleeps, nodeZip, pythonProbe, pythonZip } from '../support/function
 import { awsCli, awsCliEnv, awsCliPath, nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { follow, logsCall, logsSdk, metric } from '../support/logs.js';
 import { cleanEnv, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { keyEnv } from '../support/credentials.js';
 
 /** Prints each of `event.lines` verbatim (no console prefix), so the stored messages are exactly known. */
 const loggerSource = `
@@ -237,7 +238,7 @@ describe('function logs', () => {
     const tail = follow(
       awsCliPath,
       ['logs', 'tail', group, '--follow', '--since', '1h', '--endpoint-url', kiln.endpoint],
-      awsCliEnv(),
+      awsCliEnv(kiln.endpoint),
     );
     try {
       await tail.waitFor('warm exact line');
@@ -254,7 +255,7 @@ describe('function logs', () => {
     const once = follow(
       process.execPath,
       [kilnBin, '--endpoint', kiln.endpoint, 'logs', 'logger', '--since', '1h', '--filter', 'exact'],
-      cleanEnv(),
+      cleanEnv(keyEnv(kiln.endpoint)),
     );
     await new Promise((r) => once.child.once('exit', r));
     const printed = once.output().trimEnd().split('\n');
@@ -264,7 +265,7 @@ describe('function logs', () => {
     const missing = follow(
       process.execPath,
       [kilnBin, '--endpoint', kiln.endpoint, 'logs', 'never-ran'],
-      cleanEnv(),
+      cleanEnv(keyEnv(kiln.endpoint)),
     );
     const code = await new Promise((r) => missing.child.once('exit', r));
     assert.equal(code, 1);
@@ -273,7 +274,7 @@ describe('function logs', () => {
     const live = follow(
       process.execPath,
       [kilnBin, '--endpoint', kiln.endpoint, 'logs', 'logger', '--follow', '--since', '1h'],
-      cleanEnv(),
+      cleanEnv(keyEnv(kiln.endpoint)),
     );
     try {
       await live.waitFor('another exact one');

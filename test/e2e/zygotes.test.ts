@@ -8,6 +8,7 @@ import { zipOf } from '../support/zips.js';
 import { nodeFunction, payloadJson, sdk, tailLog } from '../support/lambda.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 import { until } from '../support/until.js';
+import { kilnFetch } from '../support/credentials.js';
 
 type Json = Record<string, unknown>;
 
@@ -52,7 +53,7 @@ describe('pre-initialised environments', () => {
   let kiln: KilnProcess;
   let lambda: LambdaClient;
   const listing = async (): Promise<Listing> =>
-    (await (await fetch(`${kiln.endpoint}/_kiln/environments`)).json()) as Listing;
+    (await (await kilnFetch(`${kiln.endpoint}/_kiln/environments`)).json()) as Listing;
   const invoke = (name: string, payload: Json = {}) =>
     lambda.send(
       new InvokeCommand({

@@ -191,7 +191,8 @@ export interface FuzzTarget {
  * reserved concurrency and an event invoke config; `fy`, published once, with `fx` as its dead-letter target.
  */
 export async function startFuzzTarget(): Promise<FuzzTarget> {
-  const kiln = await startKiln({ env: { KILN_TEST_ASYNC_CLOCK: '1' } });
+  // Unsigned raw requests reach every route: local mode treats them as the admin account's.
+  const kiln = await startKiln({ env: { KILN_TEST_ASYNC_CLOCK: '1', KILN_AUTH: 'local' } });
   const pid = kiln.child.pid ?? 0;
   const lambda = sdk(kiln.endpoint);
   try {

@@ -9,7 +9,7 @@ import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 describe('API fuzzing: regressions', () => {
   let kiln: KilnProcess;
   before(async () => {
-    kiln = await startKiln();
+    kiln = await startKiln({ env: { KILN_AUTH: 'local' } });
   });
   after(async () => {
     await kiln.stop();

@@ -1,5 +1,6 @@
 // Kiln's async visibility API (`/_kiln/async…`) as tests read it, and the test-only queue clock.
 
+import { kilnFetch } from './credentials.js';
 import { until } from './until.js';
 
 export interface AsyncEventView {
@@ -20,14 +21,14 @@ export interface QueueView {
 }
 
 export async function asyncEvent(endpoint: string, id: string): Promise<AsyncEventView | undefined> {
-  const r = await fetch(`${endpoint}/_kiln/async/events/${id}`);
+  const r = await kilnFetch(`${endpoint}/_kiln/async/events/${id}`);
   if (r.status === 404) return undefined;
   if (!r.ok) throw new Error(`GET event ${id}: ${r.status} ${await r.text()}`);
   return (await r.json()) as AsyncEventView;
 }
 
 export async function queueView(endpoint: string): Promise<QueueView> {
-  return (await (await fetch(`${endpoint}/_kiln/async`)).json()) as QueueView;
+  return (await (await kilnFetch(`${endpoint}/_kiln/async`)).json()) as QueueView;
 }
 
 export const untilEvent = (
@@ -51,7 +52,7 @@ export const untilQueue = (
 
 /** Moves the queue's clock forward (the server must run with KILN_TEST_ASYNC_CLOCK=1). */
 export async function advanceAsyncClock(endpoint: string, ms: number): Promise<void> {
-  const r = await fetch(`${endpoint}/_kiln/async/clock`, {
+  const r = await kilnFetch(`${endpoint}/_kiln/async/clock`, {
     method: 'POST',
     body: JSON.stringify({ advanceMs: ms }),
   });

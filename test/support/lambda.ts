@@ -7,13 +7,15 @@ import {
   type CreateFunctionCommandInput,
   type InvokeCommandOutput,
 } from '@aws-sdk/client-lambda';
+import { keysFor, type Credentials } from './credentials.js';
 import { cleanEnv } from './server.js';
 
-export function sdk(endpoint: string): LambdaClient {
+/** The Lambda SDK client, signing with `keys` or else the instance's admin key. */
+export function sdk(endpoint: string, keys: Credentials = keysFor(endpoint)): LambdaClient {
   return new LambdaClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: { ...keys },
     maxAttempts: 1,
   });
 }
@@ -55,11 +57,11 @@ export interface CliResult {
 
 export const awsCliPath = '/usr/bin/aws';
 
-/** The environment the AWS CLI runs with in tests: throwaway credentials, no pager, no retries. */
-export const awsCliEnv = (): NodeJS.ProcessEnv =>
+/** The environment the AWS CLI runs with in tests: the instance's key, no pager, no retries. */
+export const awsCliEnv = (endpoint: string, keys: Credentials = keysFor(endpoint)): NodeJS.ProcessEnv =>
   cleanEnv({
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ACCESS_KEY_ID: keys.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_PAGER: '',
@@ -69,10 +71,15 @@ export const awsCliEnv = (): NodeJS.ProcessEnv =>
   });
 
 /** Runs `/usr/bin/aws <service> …` against the endpoint. */
-export function awsCli(endpoint: string, service: string, args: string[]): CliResult {
+export function awsCli(
+  endpoint: string,
+  service: string,
+  args: string[],
+  keys: Credentials = keysFor(endpoint),
+): CliResult {
   const r = spawnSync(awsCliPath, [service, ...args, '--endpoint-url', endpoint, '--output', 'json'], {
     encoding: 'utf8',
-    env: awsCliEnv(),
+    env: awsCliEnv(endpoint, keys),
     timeout: 60_000,
   });
   return {
@@ -84,4 +91,5 @@ export function awsCli(endpoint: string, service: string, args: string[]): CliRe
 }
 
 /** Runs `/usr/bin/aws lambda …` against the endpoint. */
-export const awsLambda = (endpoint: string, args: string[]): CliResult => awsCli(endpoint, 'lambda', args);
+export const awsLambda = (endpoint: string, args: string[], keys?: Credentials): CliResult =>
+  awsCli(endpoint, 'lambda', args, keys);

@@ -2,12 +2,14 @@
 // Prometheus scraping, and long-running followers (`aws logs tail --follow`, `kiln logs --follow`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { keysFor, kilnFetch, type Credentials } from './credentials.js';
 
-export function logsSdk(endpoint: string): CloudWatchLogsClient {
+/** The CloudWatch Logs SDK client, signing with `keys` or else the instance's admin key. */
+export function logsSdk(endpoint: string, keys: Credentials = keysFor(endpoint)): CloudWatchLogsClient {
   return new CloudWatchLogsClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: { ...keys },
     maxAttempts: 1,
   });
 }
@@ -20,7 +22,8 @@ export interface RawAnswer {
 
 /** POST / with X-Amz-Target `Logs_20140328.<operation>` and the body as given (raw, for bad input). */
 export async function logsCall(endpoint: string, operation: string, body: string): Promise<RawAnswer> {
-  const res = await fetch(`${endpoint}/`, {
+  const res = await kilnFetch(`${endpoint}/`, {
+    service: 'logs',
     method: 'POST',
     headers: {
       'content-type': 'application/x-amz-json-1.1',

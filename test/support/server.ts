@@ -5,6 +5,8 @@ import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
+import { readCredentials } from '../../src/app/credentials-file.js';
+import { registerKeys, type Credentials } from './credentials.js';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 export const kilnBin = join(repoRoot, 'bin', 'kiln.js');
@@ -34,6 +36,8 @@ export interface KilnProcess {
   /** The cgroup parent holding this instance's sandboxes (under each controller on cgroup v1). */
   readonly cgroupParent: string;
   readonly child: ChildProcess;
+  /** The admin account's key (data-dir/admin-credentials); the support clients sign with it by default. */
+  readonly credentials: Credentials;
   /** Everything the process printed so far. */
   output(): string;
   /** SIGTERM and wait for exit; returns the exit code. */
@@ -100,10 +104,15 @@ export async function startKiln(opts: StartOptions = {}): Promise<KilnProcess> {
     child.stdout?.on('data', onData);
     void exited.then((code) => rej(new Error(`kiln exited with ${code} before it was ready:\n${out}`)));
   });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const credentials = readCredentials(join(dataDir, 'admin-credentials'));
+  if (credentials === undefined) throw new Error(`kiln wrote no admin-credentials in ${dataDir}:\n${out}`);
+  registerKeys(endpoint, credentials);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     port,
     dataDir,
+    credentials,
     cgroupParent: opts.env?.KILN_CGROUP_PARENT ?? parent ?? 'kiln',
     child,
     output: () => out,

@@ -1,1 +1,2 @@
 export { SqliteMetadataStore } from './metadata-store.js';
+export { SqliteAccountStore } from './account-store.js';
