@@ -151,6 +151,15 @@ describe('async invocation (Event)', () => {
     const shown = JSON.parse(kilnCli('async', 'event', id));
     assert.equal(shown.RequestId, id);
     assert.equal(shown.Condition, 'Success');
+    assert.equal(shown.AccountId, '000000000000');
+    // A function's recent events are its account's: the caller's by default, or the one named.
+    const recent = (...args: string[]) =>
+      (
+        JSON.parse(kilnCli('async', 'events', 'rec', ...args)) as { Events: { RequestId: string }[] }
+      ).Events.map((e) => e.RequestId);
+    assert.ok(recent().includes(id));
+    assert.ok(recent('--account', '000000000000').includes(id));
+    assert.deepEqual(recent('--account', '222222222222'), []);
     assert.match(kilnCli('async', 'status'), /^queued \d+ \(in flight \d+\), oldest \d+ s\ndropped: /);
     assert.equal(kilnCli('async', 'pause'), 'pollers paused\n');
     const held = await event({ held: true });
