@@ -10,6 +10,7 @@ import { asyncScenario } from './async.js';
 import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
 import { controlPlane } from './control-plane.js';
+import { soak } from './soak/index.js';
 import { runCleanups } from './lib/cleanup.js';
 import { renderBreakdown, renderRows, renderTargets, type ScenarioResult } from './lib/report.js';
 import type { Scenario } from './scenario.js';
@@ -43,15 +44,21 @@ const scenarios: readonly Scenario[] = [
       "a benign function's warm invoke p50/p99 while others spin, fork-bomb, memory-bomb, fill /tmp and flood logs",
     run: hostile,
   },
+  soak,
 ];
 
-const usage = `usage: node dist/bench/run.js [--quick] [--only <name>[,<name>…]]
-scenarios: ${scenarios.map((s) => s.name).join(', ')}`;
+const usage = `usage: node dist/bench/run.js [--quick] [--only <name>[,<name>…]] [--minutes <n>]
+scenarios: ${scenarios.map((s) => s.name).join(', ')}
+without --only, every scenario but ${scenarios
+  .filter((s) => s.optIn)
+  .map((s) => s.name)
+  .join(', ')}; --minutes sets how long time-bounded scenarios (soak) run`;
 
-function parse(): { quick: boolean; only: Scenario[] } {
+function parse(): { quick: boolean; minutes: number | undefined; only: Scenario[] } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      minutes: { type: 'string' },
       only: { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
@@ -64,9 +71,17 @@ function parse(): { quick: boolean; only: Scenario[] } {
   const names = (values.only ?? []).flatMap((v) => v.split(',')).filter(Boolean);
   const unknown = names.filter((n) => !scenarios.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}\n${usage}`);
+  const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+  if (minutes !== undefined && !(minutes > 0 && minutes <= 120)) {
+    throw new Error(`--minutes must be a number of minutes above 0 and at most 120\n${usage}`);
+  }
   return {
     quick: values.quick ?? false,
-    only: names.length === 0 ? [...scenarios] : scenarios.filter((s) => names.includes(s.name)),
+    minutes,
+    only:
+      names.length === 0
+        ? scenarios.filter((s) => !s.optIn)
+        : scenarios.filter((s) => names.includes(s.name)),
   };
 }
 
@@ -91,7 +106,9 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   // A last resort on top of each scenario's own budget: whatever happens, the run ends and cleans up.
-  const watchdogMs = opts.quick ? 150_000 : 540_000;
+  const watchdogMs =
+    (opts.quick ? 150_000 : 540_000) +
+    opts.only.reduce((sum, s) => sum + (s.extraWatchdogMs?.(opts) ?? 0), 0);
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${watchdogMs / 1000} s; stopping everything`);
     void runCleanups().finally(() => process.exit(3));
@@ -117,6 +134,7 @@ async function main(): Promise<number> {
     try {
       const result = await scenario.run({
         quick: opts.quick,
+        minutes: opts.minutes,
         progress: (m) =>
           console.error(`bench: ${scenario.name}: ${m} (${((Date.now() - began) / 1000).toFixed(1)} s)`),
       });
@@ -136,6 +154,7 @@ async function main(): Promise<number> {
   console.log('');
   console.log(renderRows(ok.flatMap((r) => r.rows)));
   const targets = ok.flatMap((r) => r.targets);
+  if (targets.some((t) => t.gate && !t.met)) failed = true;
   if (targets.length > 0) {
     console.log('\nTargets');
     console.log(renderTargets(targets));

@@ -11,7 +11,7 @@ const F = '/2015-03-31/functions';
 const json = { 'content-type': 'application/json' };
 
 /** Stops Kiln (SIGTERM, then SIGKILL if it has not exited in time) and removes its data dir. */
-async function shutdown(kiln: KilnProcess): Promise<void> {
+export async function shutdown(kiln: KilnProcess): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), 40_000)));
   const done = await Promise.race([kiln.stop(), late]);
@@ -105,6 +105,11 @@ export class KilnApi {
       Environments: EnvironmentView[];
       Zygotes: ZygoteView[];
     };
+  }
+
+  /** Kiln's Prometheus metrics, as text. */
+  async metrics(): Promise<string> {
+    return expect(await this.client.request('GET', '/metrics'), 200, 'GET /metrics').body.toString('utf8');
   }
 
   /** Waits until a pre-initialised environment of `runtime` is ready to take a cold start. */

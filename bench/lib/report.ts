@@ -17,6 +17,8 @@ export interface Target {
   readonly description: string;
   readonly actual: string;
   readonly met: boolean;
+  /** A pass/fail criterion rather than an aspiration: the run exits 1 when it is not met. */
+  readonly gate?: boolean;
 }
 
 export interface Breakdown {
@@ -34,6 +36,8 @@ export interface ScenarioResult {
   readonly notes: string[];
   /** Raw samples per series, for whoever wants more than a median. */
   readonly samples: Record<string, number[]>;
+  /** Anything else the scenario wants in the JSON file (time series, reconciliations). */
+  readonly details?: Record<string, unknown>;
   readonly elapsedMs?: number;
 }
 
@@ -100,7 +104,12 @@ export function renderRows(rows: readonly Row[]): string {
 export function renderTargets(targets: readonly Target[]): string {
   return table(
     ['scenario', 'target', 'measured', 'met'],
-    targets.map((t) => [t.scenario, t.description, t.actual, t.met ? 'yes' : 'NO']),
+    targets.map((t) => [
+      t.scenario,
+      t.description,
+      t.actual,
+      t.gate ? (t.met ? 'PASS' : 'FAIL') : t.met ? 'yes' : 'NO',
+    ]),
   );
 }
 

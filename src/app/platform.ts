@@ -33,6 +33,7 @@ import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
 import { Tenants } from './tenants.js';
+import { UnpackOnPut } from './unpack-on-put.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -86,7 +87,7 @@ export async function startPlatform({
   const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), config.accountId, (a, n, q) =>
     functionArn({ region: config.region, accountId: a }, n, q),
   );
-  const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint });
+  const code = new UnpackOnPut(new FileCodeStore(join(config.dataDir, 'code'), { failpoint }), log);
   const garbage = new CodeCollector(code, () => metadata.referencedCode());
   // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
   const obs = startObservability(config, log, clock);
@@ -202,6 +203,7 @@ export async function startPlatform({
     config.asyncPollers,
   );
   adjustable?.onAdvance(() => pollers.wake());
+  ownerOnly(config.dataDir, ['metadata.db', 'events.db', 'logs.db']);
   registerAsyncRoutes(http, { queue, pollers, clock: queueClock, ...(adjustable ? { adjustable } : {}) });
   registerIntrospection(http, fleet);
   // POST / with X-Amz-Target: the AWS JSON protocol services (CloudWatch Logs; SQS joins this list).
@@ -236,6 +238,22 @@ export async function startPlatform({
       accounts.close();
     },
   };
+}
+
+/**
+ * Function configuration (environment variables), payloads and logs are for root alone; SQLite gives a
+ * database's -wal and -shm files the database's own mode when it makes them.
+ */
+function ownerOnly(dataDir: string, databases: readonly string[]): void {
+  for (const db of databases) {
+    for (const suffix of ['', '-wal', '-shm']) {
+      try {
+        chmodSync(join(dataDir, db + suffix), 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
 }
 
 /** The key that signs code download URLs: made once per data dir, readable by its owner only. */

@@ -78,6 +78,8 @@ export class Environment {
   private rapi?: RuntimeApiServer;
   private exit?: Promise<SandboxExit>;
   private exitInfo?: SandboxExit;
+  /** The running invocation's wait for the sandbox's exit (one slot, not a reaction per invocation on `exit`). */
+  private onExit?: (e: SandboxExit) => void;
   private pendingInitMs?: number;
   private frozen = false;
   private freezeTimer?: NodeJS.Timeout;
@@ -153,7 +155,11 @@ export class Environment {
     this.logs.platformLine(initStartLine(this.spec.runtime));
     this.logs.attach(this.sandbox.stdout);
     this.logs.attach(this.sandbox.stderr);
-    const exit = this.sandbox.exited.then((e) => (this.exitInfo = e));
+    const exit = this.sandbox.exited.then((e) => {
+      this.exitInfo = e;
+      this.onExit?.(e);
+      return e;
+    });
     this.exit = exit;
     this.machine.to('initializing');
     return this.init(began, initType, this.rapi, this.sandbox, exit);
@@ -237,8 +243,7 @@ export class Environment {
   async invoke(req: InvocationRequest): Promise<EnvironmentResult> {
     const rapi = this.rapi;
     const sandbox = this.sandbox;
-    const exit = this.exit;
-    if (!rapi || !sandbox || !exit) throw new Error(`environment ${this.id} was not started`);
+    if (!rapi || !sandbox || !this.exit) throw new Error(`environment ${this.id} was not started`);
     if (this.freezeTimer) clearTimeout(this.freezeTimer);
     await this.freezing;
     if (this.frozen) {
@@ -251,7 +256,14 @@ export class Environment {
     let timer: NodeJS.Timeout | undefined;
     const remaining = Math.max(0, req.deadlineMs - this.d.clock.now());
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)));
-    const result = await Promise.race([rapi.invoke(req), exit, timedOut]);
+    // Racing `exit` itself would leave one reaction per invocation on a promise that lives as long as the
+    // environment: a leak that grows with every warm invocation.
+    const exited =
+      this.exitInfo !== undefined
+        ? Promise.resolve(this.exitInfo)
+        : new Promise<SandboxExit>((r) => (this.onExit = r));
+    const result = await Promise.race([rapi.invoke(req), exited, timedOut]);
+    this.onExit = undefined;
     clearTimeout(timer);
     const durationMs = performance.now() - began;
     // Read while the pipes drain: the cgroup read is a thread-pool round trip of its own.
@@ -319,7 +331,12 @@ export class Environment {
       if (this.state !== 'idle') return;
       this.freezing = sandbox.freeze().then(
         () => void (this.frozen = true),
-        (err: unknown) => this.d.log.warn({ err, env: this.id }, 'freeze failed'),
+        async (err: unknown) => {
+          this.d.log.warn({ err, env: this.id }, 'freeze failed: thawing');
+          // The kernel goes on freezing after we stop waiting, and an invocation thaws only what it knows is
+          // frozen: thaw now, or count it as frozen so the next invocation does.
+          await sandbox.thaw().catch(() => void (this.frozen = true));
+        },
       );
     }, this.d.freezeAfterMs);
     this.freezeTimer.unref();
@@ -334,6 +351,9 @@ export class Environment {
   async stop(): Promise<void> {
     if (!this.machine.stop()) return;
     if (this.freezeTimer) clearTimeout(this.freezeTimer);
+    // A freeze in progress re-requests FROZEN while the cgroup is FREEZING, which can undo destroy's thaw and
+    // leave the killed sandbox frozen for good: let it finish (or time out) first.
+    await this.freezing;
     await this.sandbox
       ?.destroy()
       .catch((err: unknown) => this.d.log.error({ err, env: this.id }, 'sandbox destroy failed'));

@@ -112,9 +112,8 @@ export class Worker {
         env = await this.startEnvironment(spec);
         init = await env.start();
       }
-      // Only now, so that new zygotes do not take CPU from this cold start.
-      this.zygotes.refill();
       if (!init.ok) {
+        this.refillSoon();
         return {
           outcome: init.outcome,
           logTail: env.logs.tailBase64(),
@@ -131,6 +130,8 @@ export class Worker {
     } catch (err) {
       await env.stop();
       throw err;
+    } finally {
+      if (coldStart) this.refillSoon();
     }
     if (result.fatal || env.retired || this.draining) await env.stop();
     else env.release();
@@ -311,6 +312,15 @@ export class Worker {
     this.codeReleases.set(env.id, code.release);
     this.envs.set(env.id, env);
     return env;
+  }
+
+  /**
+   * Starts replacement zygotes once this cold start has answered: launching a sandbox spawns processes and
+   * takes CPU that the cold start's INIT and first invocation would otherwise wait for (a turn of the event
+   * loop lets the reply be written first).
+   */
+  private refillSoon(): void {
+    setImmediate(() => this.zygotes.refill());
   }
 
   /** Environments' MemorySize plus what the zygote pool holds. */

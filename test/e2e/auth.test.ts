@@ -67,7 +67,9 @@ describe('authentication (SigV4, accounts)', () => {
   it('shows the admin key once and keeps it in a file only its owner can read', async () => {
     const file = join(kiln.dataDir, 'admin-credentials');
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(statSync(join(kiln.dataDir, 'accounts.db')).mode & 0o777, 0o600);
+    for (const db of ['accounts.db', 'metadata.db', 'events.db', 'logs.db']) {
+      assert.equal(statSync(join(kiln.dataDir, db)).mode & 0o777, 0o600, db);
+    }
     assert.match(
       readFileSync(file, 'utf8'),
       new RegExp(`aws_secret_access_key = ${escape(admin.secretAccessKey)}`),

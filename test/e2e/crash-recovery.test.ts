@@ -9,34 +9,10 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { queueView, untilQueue } from '../support/async.js';
 import { nodeZip } from '../support/functions.js';
 import { nodeFunction, payloadJson, sdk } from '../support/lambda.js';
+import { sandboxCgroups, sandboxPids } from '../support/sandboxes.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 
 const sleeper = `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms ?? 0)); return { pid: process.pid }; };`;
-
-/** The instance's sandbox cgroups (under the pids controller on v1, in the unified tree on v2). */
-function sandboxCgroups(parent: string): { root: string; names: string[] } {
-  const roots = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup'].map((r) => join(r, parent));
-  const root = roots.find((r) => existsSync(r));
-  if (!root) return { root: '', names: [] };
-  const names = readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name);
-  return { root, names };
-}
-
-function sandboxPids(parent: string): number[] {
-  const { root, names } = sandboxCgroups(parent);
-  return names.flatMap((name) => {
-    try {
-      return readFileSync(join(root, name, 'cgroup.procs'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      return [];
-    }
-  });
-}
 
 function procLine(pid: number): string {
   try {

@@ -1,11 +1,12 @@
-// A function that tries to break out of its environment: signal or inspect other processes, mount,
-// gain privileges, exhaust file descriptors. Each attempt fails or stays inside its own sandbox, and a
+// A function that tries to break out of its environment: signal, ptrace or read the memory of other
+// processes, mount, gain privileges, exhaust file descriptors. Each attempt fails or stays inside its own sandbox, and a
 // benign function's warm environment keeps serving throughout (the same environment, not a replacement).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { nodeProbe, nodeZip } from '../support/functions.js';
+import { nodeProbe, nodeZip, pythonZip } from '../support/functions.js';
 import { nodeFunction, payloadJson, sdk } from '../support/lambda.js';
+import { sandboxPids } from '../support/sandboxes.js';
 import { removeDir, startKiln, type KilnProcess } from '../support/server.js';
 
 /** Runs one named attack and reports what it achieved; never throws on its own. */
@@ -45,6 +46,33 @@ const attacks = {
 exports.handler = async (event) => attacks[event.attack]();
 `;
 
+/** PTRACE_ATTACH and process_vm_readv from native code (libc through ctypes), on pids given by the test. */
+const tracer = `
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+def attempt(call):
+    ctypes.set_errno(0)
+    r = call()
+    return "succeeded" if r >= 0 else os.strerror(ctypes.get_errno())
+def handler(event, context):
+    out = {}
+    buf = ctypes.create_string_buffer(16)
+    local = iovec(ctypes.cast(buf, ctypes.c_void_p), 16)
+    remote = iovec(ctypes.c_void_p(0x400000), 16)
+    for pid in event["pids"]:
+        out[str(pid)] = {
+            "ptrace": attempt(lambda: libc.ptrace(16, pid, None, None)),
+            "vm_readv": attempt(lambda: libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)),
+        }
+    # The control: the same call on its own memory works, so the refusals above are the kernel's.
+    mine = ctypes.create_string_buffer(b"kiln", 16)
+    own = iovec(ctypes.cast(mine, ctypes.c_void_p), 16)
+    out["self"] = attempt(lambda: libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(own), 1, 0))
+    return out
+`;
+
 describe('hostile: escape attempts', () => {
   let kiln: KilnProcess;
   let lambda: LambdaClient;
@@ -63,6 +91,9 @@ describe('hostile: escape attempts', () => {
     lambda = sdk(kiln.endpoint);
     await lambda.send(nodeFunction('benign', await nodeZip(nodeProbe)));
     await lambda.send(nodeFunction('attacker', await nodeZip(attacker), { Timeout: 30, MemorySize: 512 }));
+    await lambda.send(
+      nodeFunction('tracer', await pythonZip(tracer), { Runtime: 'python3.11', Handler: 'app.handler' }),
+    );
     benign = await benignEnv();
   });
   after(async () => {
@@ -115,5 +146,22 @@ describe('hostile: escape attempts', () => {
     );
     assert.equal(await benignEnv(), benign, 'the benign environment survived');
     assert.ok(kiln.child.exitCode === null, 'Kiln survived');
+  });
+
+  it('cannot ptrace or read the memory of Kiln or another environment', async () => {
+    // Host pids: Kiln itself and every process of the benign function's sandbox (which is running).
+    const benignPids = sandboxPids(kiln.cgroupParent);
+    const targets = [kiln.child.pid ?? 0, ...benignPids].filter((p) => p > 100);
+    assert.ok(targets.length >= 2, `Kiln and the benign sandbox: ${targets.join(',')}`);
+    const out = await invoke('tracer', { pids: targets });
+    assert.equal(out.FunctionError, undefined, Buffer.from(out.Payload ?? []).toString());
+    const results = payloadJson(out) as Record<string, { ptrace: string; vm_readv: string } | string>;
+    assert.equal(results.self, 'succeeded', 'process_vm_readv works on its own memory');
+    for (const pid of targets) {
+      const r = results[String(pid)];
+      // Outside its pid namespace those numbers name nothing it can see.
+      assert.deepEqual(r, { ptrace: 'No such process', vm_readv: 'No such process' }, `pid ${pid}`);
+    }
+    assert.equal(await benignEnv(), benign);
   });
 });

@@ -96,12 +96,18 @@ interface StartOptions {
   nodeEntry?: string;
   /** Interpreter flags for Python, e.g. ['-u'] as the worker passes. */
   pythonFlags?: string[];
+  /** Start as a pre-initialised runtime (KILN_ZYGOTE=1) that waits to be specialised; see specializeZygote. */
+  zygote?: boolean;
 }
 
 async function start(lang: Lang, files: Record<string, string>, handler: string, opts: StartOptions = {}) {
   const task = taskDir(files);
   const sock = join(root, `rapi-${seq}.sock`);
-  const server = new RuntimeApiServer({ socketPath: sock, log: silentLogger() });
+  const server = new RuntimeApiServer({
+    socketPath: sock,
+    log: silentLogger(),
+    ...(opts.zygote === true ? { zygote: true } : {}),
+  });
   await server.listen();
   let relay: Server | undefined;
   // Port 9 (discard) on loopback has no listener: a runtime that ignored the socket variable would fail.
@@ -117,7 +123,11 @@ async function start(lang: Lang, files: Record<string, string>, handler: string,
     const addr = relay.address();
     api = `127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   }
-  const env = { ...lambdaEnv(lang, task, handler, opts.tcp ? undefined : sock, api), ...opts.env };
+  const env = {
+    ...lambdaEnv(lang, task, handler, opts.tcp ? undefined : sock, api),
+    ...(opts.zygote === true ? { KILN_ZYGOTE: '1', _HANDLER: 'not-yet' } : {}),
+    ...opts.env,
+  };
   const argv =
     lang === 'node'
       ? [process.execPath, opts.nodeEntry ?? NODE_BOOTSTRAP]
@@ -542,6 +552,60 @@ describe('nodejs runtime', suite, () => {
     const bad = await start('node', files, 'index.nope', { nodeEntry: NODE_BOOTSTRAP_CJS });
     assert.equal(initError(await bad.server.waitReady()).errorType, 'Runtime.HandlerNotFound');
     assert.equal((await bad.exited).code, 129);
+  });
+
+  it('as a pre-initialised runtime, rehearses an invocation before it has a function and leaves no trace', async () => {
+    const files = {
+      'index.js': `
+        exports.handler = async (event, context) => ({
+          event,
+          requestId: context.awsRequestId,
+          global: globalThis[Symbol.for('aws.lambda.runtime.requestId')],
+          rehearsal: [...Object.keys(require.cache), ...require.main.children.map((m) => m.id)].filter((k) =>
+            k.includes('rehearsal'),
+          ),
+          trace: process.env._X_AMZN_TRACE_ID,
+          handler: process.env._HANDLER,
+        });`,
+    };
+    const rt = await start('node', files, 'index.handler', { zygote: true });
+    await rt.server.waitZygote();
+    const task = join(root, `task-${seq}`);
+    rt.server.specialize(
+      Buffer.from(
+        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
+      ),
+    );
+    assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
+    const requestId = randomUUID();
+    assert.deepEqual(success(await rt.invoke({ a: 1 }, { requestId })), {
+      event: { a: 1 },
+      requestId,
+      global: requestId,
+      rehearsal: [],
+      trace: TRACE,
+      handler: 'index.handler',
+    });
+    // The rehearsal printed nothing, and a log line of the function is its own.
+    assert.equal(rt.stdout(), '');
+    assert.equal(rt.stderr(), '');
+  });
+
+  it('as a pre-initialised runtime, still reports a failing handler as an init error', async () => {
+    const rt = await start('node', { 'index.js': 'throw new Error("broken at load");' }, 'index.handler', {
+      zygote: true,
+    });
+    await rt.server.waitZygote();
+    const task = join(root, `task-${seq}`);
+    rt.server.specialize(
+      Buffer.from(
+        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
+      ),
+    );
+    const init = initError(await rt.server.waitReady());
+    assert.equal(init.errorType, 'Error');
+    assert.equal(init.body.errorMessage, 'broken at load');
+    assert.equal((await rt.exited).code, 129);
   });
 
   it('talks TCP to AWS_LAMBDA_RUNTIME_API when KILN_RUNTIME_API_SOCKET is not set', async () => {

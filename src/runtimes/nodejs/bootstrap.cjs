@@ -5,7 +5,7 @@
 // Why one CommonJS file: cold start. On Node 20 an ES-module entry point costs ~10 ms more than a
 // CommonJS one (the ESM loader is compiled and reads files asynchronously), and every extra module file
 // costs about a millisecond more; both are a large share of a ~45 ms process start.
-/* global Buffer, console, process, require, setImmediate */
+/* global __dirname, Buffer, console, module, process, require, setImmediate */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose, see above */
 'use strict';
 
@@ -351,13 +351,15 @@ class RapidClient {
    * One request on the shared keep-alive connection when it is idle; a request made while it is busy (an
    * error posted while /next is pending) gets a connection of its own.
    */
-  async request(method, path, headers = {}, body = '') {
+  request(method, path, headers = {}, body = '') {
     const payload = Buffer.from(body, 'utf8');
     let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
     for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
     if (method !== 'GET' || payload.length > 0) head += `Content-Length: ${payload.length}\r\n`;
-    const raw = Buffer.concat([Buffer.from(head + '\r\n', 'utf8'), payload]);
+    return this.exchange(method, Buffer.concat([Buffer.from(head + '\r\n', 'utf8'), payload]));
+  }
 
+  async exchange(_method, raw) {
     if (this.conn && !this.conn.busy && !this.conn.closed) {
       try {
         return await this.conn.send(raw);
@@ -573,7 +575,7 @@ function runtimeEndpoint() {
   return { host: bracketed ? host.slice(1, -1) : host, port: Number(api.slice(colon + 1)) };
 }
 
-const client = new RapidClient(runtimeEndpoint());
+let client = new RapidClient(runtimeEndpoint());
 const EXIT_UNCAUGHT = 129;
 const EXIT_REJECTION = 128;
 let handler;
@@ -611,6 +613,10 @@ function fatal(err) {
 }
 
 function scheduleNext() {
+  if (rehearsal !== undefined) {
+    rehearsal();
+    return;
+  }
   setImmediate(() => handleOnce().catch(fatal));
 }
 
@@ -758,6 +764,62 @@ function start() {
   );
 }
 
+// ===== rehearsal (pre-initialised environments only) =====================================================
+// V8 compiles a function on its first call, and Node's module loader warms its caches on first use: done for
+// the first time inside a function's cold start, that is milliseconds of its INIT and first invocation. A zygote
+// therefore loads a bundled no-op handler through the same lookup as a function's, then runs one invocation of
+// it through the real invocation code against canned Runtime API answers, before it asks for its function.
+// Nothing of it stays visible: no I/O, no console output (the console is patched only later), the module is
+// dropped from the require cache, and every piece of per-invocation state is put back.
+
+/** Set while rehearsing: called where the loop would fetch the next invocation. */
+let rehearsal;
+
+class RehearsalClient extends RapidClient {
+  constructor() {
+    super({ socketPath: '/' });
+  }
+
+  exchange(method) {
+    const body = method === 'GET' ? '{}' : '{"status":"OK"}';
+    const head =
+      method === 'GET'
+        ? 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: rehearsal\r\n' +
+          `Lambda-Runtime-Deadline-Ms: ${Date.now() + 60_000}\r\n` +
+          'Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:rehearsal\r\n'
+        : 'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n';
+    const res = new ResponseParser().push(
+      Buffer.from(`${head}Content-Length: ${body.length}\r\n\r\n${body}`),
+    );
+    return Promise.resolve(res);
+  }
+}
+
+async function rehearse() {
+  const dir = join(__dirname, 'rehearsal');
+  const file = join(dir, 'index.cjs');
+  const real = client;
+  const initCallbacks = errorCallbacks;
+  try {
+    handler = await loadHandler(dir, 'index.handler');
+    Reflect.deleteProperty(require.cache, file);
+    const children = module.children;
+    for (let i = children.length - 1; i >= 0; i--) if (children[i].id === file) children.splice(i, 1);
+    client = new RehearsalClient();
+    await new Promise((resolve, reject) => {
+      rehearsal = resolve;
+      handleOnce().catch(reject);
+    });
+  } finally {
+    rehearsal = undefined;
+    client = real;
+    handler = undefined;
+    errorCallbacks = initCallbacks;
+    beforeExit = noop;
+    Reflect.deleteProperty(globalThis, REQUEST_ID);
+  }
+}
+
 // A pre-initialised environment (a zygote): Node and this client are loaded before any function exists. Kiln
 // answers the one specialisation poll once it has mounted the function's code at /var/task and set its memory
 // limit; the answer is the function's environment, exactly what a cold start gets, which replaces this process's
@@ -784,8 +846,8 @@ function specialize(answer) {
 }
 
 if (env.KILN_ZYGOTE === '1') {
-  client
-    .request('GET', '/kiln/zygote/specialization')
+  rehearse()
+    .then(() => client.request('GET', '/kiln/zygote/specialization'))
     .then((answer) => {
       specialize(answer);
       start();

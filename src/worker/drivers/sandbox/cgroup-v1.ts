@@ -62,29 +62,39 @@ export class CgroupV1 implements CgroupHierarchy {
     const dirs = this.envDirs(id);
     const made: string[] = [];
     try {
-      for (const dir of new Set(dirs.values())) {
-        await mkdir(dir);
-        made.push(dir);
-      }
-      const mem = dirs.get('memory') as string;
-      await writeControl(
-        path.join(mem, 'memory.limit_in_bytes'),
-        String(limits.memoryBytes),
-        `cgroup ${id}: memory limit`,
+      // Concurrently: each step is a thread-pool round trip, and they sit on the cold-start path.
+      const mkdirs = await Promise.allSettled(
+        [...new Set(dirs.values())].map(async (dir) => {
+          await mkdir(dir);
+          made.push(dir);
+        }),
       );
-      // The parent has the memsw files exactly when swap accounting is on, like every memory cgroup.
-      if (existsSync(path.join(path.dirname(mem), 'memory.memsw.limit_in_bytes'))) {
-        // memory+swap equal to memory: the sandbox never swaps, it is OOM-killed at its limit like Lambda.
+      for (const r of mkdirs) if (r.status === 'rejected') throw r.reason;
+      const mem = dirs.get('memory') as string;
+      const memory = async (): Promise<void> => {
         await writeControl(
-          path.join(mem, 'memory.memsw.limit_in_bytes'),
+          path.join(mem, 'memory.limit_in_bytes'),
           String(limits.memoryBytes),
-          `cgroup ${id}: swap limit`,
+          `cgroup ${id}: memory limit`,
         );
-      } else {
-        await writeControl(path.join(mem, 'memory.swappiness'), '0', `cgroup ${id}: swappiness`);
-      }
+        // The parent has the memsw files exactly when swap accounting is on, like every memory cgroup.
+        if (existsSync(path.join(path.dirname(mem), 'memory.memsw.limit_in_bytes'))) {
+          // memory+swap equal to memory (and set after it, never below it): the sandbox never swaps, it is
+          // OOM-killed at its limit like Lambda.
+          await writeControl(
+            path.join(mem, 'memory.memsw.limit_in_bytes'),
+            String(limits.memoryBytes),
+            `cgroup ${id}: swap limit`,
+          );
+        } else {
+          await writeControl(path.join(mem, 'memory.swappiness'), '0', `cgroup ${id}: swappiness`);
+        }
+      };
       const pids = dirs.get('pids') as string;
-      await writeControl(path.join(pids, 'pids.max'), String(limits.pidsMax), `cgroup ${id}: pids limit`);
+      await Promise.all([
+        memory(),
+        writeControl(path.join(pids, 'pids.max'), String(limits.pidsMax), `cgroup ${id}: pids limit`),
+      ]);
     } catch (err) {
       await removeDirs(made, 1000, `cgroup ${id}: undo`).catch(() => undefined);
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -240,7 +250,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async peakMemoryBytes(): Promise<number | undefined> {
-    const text = await this.peak.read();
+    const text = this.peak.read();
     return text === undefined ? undefined : Number(text);
   }
 
@@ -264,7 +274,7 @@ class V1EnvCgroup implements EnvCgroup {
   }
 
   async remove(timeoutMs: number): Promise<void> {
-    await this.peak.close();
+    this.peak.close();
     await removeDirs(this.unique, timeoutMs, `cgroup ${this.id}: removing its directories`);
   }
 }

@@ -178,7 +178,7 @@ class V2EnvCgroup implements EnvCgroup {
 
   async peakMemoryBytes(): Promise<number | undefined> {
     // memory.peak exists from Linux 5.19; before that the current usage is the best available figure.
-    const text = (await this.peak.read()) ?? (await this.current.read());
+    const text = this.peak.read() ?? this.current.read();
     return text === undefined ? undefined : Number(text);
   }
 
@@ -205,7 +205,8 @@ class V2EnvCgroup implements EnvCgroup {
   }
 
   async remove(timeoutMs: number): Promise<void> {
-    await Promise.all([this.peak.close(), this.current.close()]);
+    this.peak.close();
+    this.current.close();
     await removeDirs([this.dir], timeoutMs, `cgroup ${this.id}: removing ${this.dir}`);
   }
 

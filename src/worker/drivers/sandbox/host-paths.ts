@@ -1,7 +1,7 @@
 // Facts about host paths that decide whether a sandbox can start. bwrap runs as the sandbox's unprivileged
 // uid, and even `--bind-fd` re-resolves the path, so every directory above a bind source must be searchable
 // by that uid; checking first turns bwrap's bare EACCES into a message that says which directory to fix.
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RootEntry } from './bwrap-args.js';
@@ -14,9 +14,11 @@ export async function assertReachable(what: string, target: string, uid: number,
     throw new Error(`${what} ${target} does not exist: ${(err as Error).message}`, { cause: err });
   }
   const parts = real.split(path.sep).filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const dir = path.sep + parts.slice(0, i).join(path.sep);
-    const st = await stat(dir);
+  const dirs = parts.map((_, i) => path.sep + parts.slice(0, i).join(path.sep));
+  // All at once: on the cold-start path, one thread-pool round trip per directory in a row adds up.
+  const stats = await Promise.all(dirs.map((dir) => stat(dir)));
+  for (const [i, dir] of dirs.entries()) {
+    const st = stats[i] as Stats;
     const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
     if ((st.mode & bit) === 0) {
       throw new Error(

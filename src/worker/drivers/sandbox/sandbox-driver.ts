@@ -167,11 +167,22 @@ export class SandboxDriver implements Driver {
         await chmod(slot, 0o755);
       }
       const codeDir = spec.codeDir ?? (slot as string);
-      await assertReachable('codeDir', codeDir, uid, gid);
-      await assertReachable('runtimeDir', spec.runtimeDir, uid, gid);
-      await assertSocket('runtimeApiSocket', spec.runtimeApiSocket);
-      await assertReachable('runtimeApiSocket', spec.runtimeApiSocket, uid, gid);
-      cgroup = await this.cgroups.create(spec.id, this.limitsFor(spec));
+      // The checks and the cgroup at once: each is a chain of thread-pool round trips on the cold-start path.
+      const [checked, made] = await Promise.allSettled([
+        Promise.all([
+          assertReachable('codeDir', codeDir, uid, gid),
+          assertReachable('runtimeDir', spec.runtimeDir, uid, gid),
+          assertSocket('runtimeApiSocket', spec.runtimeApiSocket).then(() =>
+            assertReachable('runtimeApiSocket', spec.runtimeApiSocket, uid, gid),
+          ),
+        ]),
+        this.cgroups.create(spec.id, this.limitsFor(spec)),
+      ]);
+      if (made.status === 'fulfilled') cgroup = made.value;
+      // A failed check explains more than a cgroup error it may have caused; either way undo() below cleans up.
+      if (checked.status === 'rejected') throw checked.reason;
+      if (made.status === 'rejected') throw made.reason;
+      const cg = made.value;
       // Only this environment's uid may connect (connect(2) needs write permission on the socket).
       await chown(spec.runtimeApiSocket, uid, gid);
       await chmod(spec.runtimeApiSocket, 0o600);
@@ -179,7 +190,7 @@ export class SandboxDriver implements Driver {
         spec: { ...spec, codeDir },
         uid,
         gid,
-        procsFiles: cgroup.procsFiles,
+        procsFiles: cg.procsFiles,
         tools: this.tools,
         rootEntries: this.rootEntries,
         hostname: this.options.hostname ?? 'kiln',
@@ -190,7 +201,7 @@ export class SandboxDriver implements Driver {
         id: spec.id,
         uid,
         plan,
-        cgroup,
+        cgroup: cg,
         cpu: this.cpuFor(spec),
         ...(slot !== undefined
           ? { late: { slot, mounts: this.mounts, cpuFor: (memoryMb: number) => this.cpuFor({ memoryMb }) } }
