@@ -1,6 +1,8 @@
 // Visibility of the async event queue: depth, oldest event age and drops per function, one event's fate,
-// and (tests only) moving the queue's clock forward.
+// and (tests only) moving the queue's clock forward. These are the operator's views of every account (admin
+// only once authentication lands), so each function and event names its account.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { callerOf } from '../http/index.js';
 import { ApiError, notFound } from '../model/index.js';
 import type { PollerFleet } from '../poller/index.js';
 import type { EventQueue, EventStatus } from '../queue/index.js';
@@ -25,6 +27,7 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
       OldestEventAgeSeconds: Math.floor(s.oldestAgeMs / 1000),
       Dropped: s.dropped,
       Functions: s.functions.map((f) => ({
+        AccountId: f.accountId,
         FunctionName: f.functionName,
         Depth: f.depth,
         InFlight: f.inFlight,
@@ -44,7 +47,9 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
       if (!Number.isInteger(max) || max < 1 || max > 1000) {
         throw new ApiError('InvalidParameterValueException', 'MaxItems must be an integer from 1 to 1000.');
       }
-      return { Events: d.queue.recent(name, max).map(view) };
+      // The caller's own account unless another is named.
+      const account = req.query.AccountId ?? callerOf(req).accountId;
+      return { Events: d.queue.recent(account, name, max).map(view) };
     },
   );
 
@@ -101,6 +106,7 @@ export function registerAsyncRoutes(app: FastifyInstance, d: AsyncRoutesDeps): v
 function view(s: EventStatus): Record<string, unknown> {
   return {
     RequestId: s.id,
+    AccountId: s.accountId,
     FunctionName: s.functionName,
     ...(s.qualifier !== undefined ? { Qualifier: s.qualifier } : {}),
     State: s.state,

@@ -5,14 +5,14 @@ import type { Metrics } from '../observability/index.js';
 import type { AsyncPolicy, DeliveryTarget } from '../poller/index.js';
 import type { EventQueue, FunctionQueueStats } from '../queue/index.js';
 import type { Clock } from '../shared/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountMetadata } from '../store/index.js';
 
 /**
  * The EventInvokeConfig of the qualifier as invoked (unqualified reads `$LATEST`'s) with Lambda's defaults,
  * and the DeadLetterConfig of the version that runs. Undefined when the function or qualifier is gone.
  */
 export function asyncPolicy(
-  metadata: MetadataStore,
+  metadata: AccountMetadata,
   invoke: InvokeService,
   name: string,
   qualifier: string | undefined,
@@ -33,16 +33,18 @@ export function asyncPolicy(
 }
 
 /**
- * A destination is a function ARN of this account (checked when it was configured); the function may have
- * been deleted since, and the delivery is then dropped as FunctionNotFound when its turn comes.
+ * A destination is a function ARN of the configuring account (checked when it was configured); the
+ * function may have been deleted since, and the delivery is then dropped as FunctionNotFound when its turn
+ * comes. An ARN of any other account delivers nowhere.
  */
 export function deliveryTarget(
   arn: string,
   account: Account,
   invoke: InvokeService,
   leaseMarginMs: number,
-): DeliveryTarget {
-  const t = functionTarget(arn, account) ?? { functionName: arn.split(':')[6] ?? arn };
+): DeliveryTarget | undefined {
+  const t = functionTarget(arn, account);
+  if (!t) return undefined;
   const timeout = invoke.recordOf(t.functionName, t.qualifier)?.config.timeout ?? 900;
   return { functionName: t.functionName, qualifier: t.qualifier, leaseMs: timeout * 1000 + leaseMarginMs };
 }
@@ -53,32 +55,33 @@ export function watchQueue(metrics: Metrics, queue: EventQueue, clock: Clock): v
     pick: (f: FunctionQueueStats) => number,
     combine: (a: number, b: number) => number,
   ) => {
-    const values = new Map<string, number>();
+    const values = new Map<string, { labels: { account: string; function: string }; value: number }>();
     for (const f of queue.stats(clock.now()).functions) {
-      const label = metrics.functionLabel(f.functionName);
-      const prev = values.get(label);
-      values.set(label, prev === undefined ? pick(f) : combine(prev, pick(f)));
+      const labels = metrics.functionLabels(f.accountId, f.functionName);
+      const key = `${labels.account}:${labels.function}`;
+      const prev = values.get(key);
+      values.set(key, { labels, value: prev === undefined ? pick(f) : combine(prev.value, pick(f)) });
     }
-    return [...values].map(([fn, value]) => ({ labels: { function: fn }, value }));
+    return [...values.values()];
   };
   const sum = (a: number, b: number): number => a + b;
   metrics.gauge(
     'kiln_async_queue_depth',
     'Accepted Event invocations not finished yet (queued or running), per function.',
     () => perFunction((f) => f.depth, sum),
-    ['function'],
+    ['account', 'function'],
   );
   metrics.gauge(
     'kiln_async_events_in_flight',
     'Async events leased by a poller and running now, per function.',
     () => perFunction((f) => f.inFlight, sum),
-    ['function'],
+    ['account', 'function'],
   );
   metrics.gauge(
     'kiln_async_oldest_event_age_seconds',
     'Age of the oldest unfinished async event, per function.',
     () => perFunction((f) => f.oldestAgeMs / 1000, Math.max),
-    ['function'],
+    ['account', 'function'],
   );
   metrics.counterFrom(
     'kiln_async_events_dropped_total',

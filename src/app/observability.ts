@@ -13,6 +13,7 @@ import {
 } from '../observability/index.js';
 import type { Fleet } from '../placement/index.js';
 import type { Clock, Logger } from '../shared/index.js';
+import { accountOf } from '../worker/index.js';
 
 export interface Observability {
   readonly sink: BufferedLogSink;
@@ -32,6 +33,7 @@ export function startObservability(config: Config, log: Logger, clock: Clock): O
     join(config.dataDir, 'logs.db'),
     { retentionMs: config.logRetentionMs, maxBytesPerGroup: config.logMaxBytesPerFunction },
     clock,
+    config.accountId,
   );
   const sweep = (): void => {
     try {
@@ -68,7 +70,6 @@ export function startObservability(config: Config, log: Logger, clock: Clock): O
       reader: new LogReader(store.db),
       flush: () => sink.flush(),
       region: config.region,
-      accountId: config.accountId,
       retentionMs: config.logRetentionMs,
     }),
     metrics,
@@ -96,17 +97,29 @@ export function watchFleet(metrics: Metrics, fleet: Fleet): void {
   metrics.gauge(
     'kiln_concurrent_executions',
     'Environments running an invocation now, per function (Lambda ConcurrentExecutions).',
-    () => {
-      const counts = new Map<string, number>();
-      for (const e of fleet.environments()) {
-        if (e.state !== 'busy') continue;
-        const fn = metrics.functionLabel(e.functionName);
-        counts.set(fn, (counts.get(fn) ?? 0) + 1);
-      }
-      return [...counts].map(([fn, value]) => ({ labels: { function: fn }, value }));
-    },
-    ['function'],
+    () =>
+      countByFunction(
+        metrics,
+        fleet.environments().filter((e) => e.state === 'busy'),
+      ),
+    ['account', 'function'],
   );
+}
+
+/** One sample per account and function label: how many of `items` are that function's. */
+function countByFunction(
+  metrics: Metrics,
+  items: readonly { readonly functionArn: string; readonly functionName: string }[],
+): { labels: { account: string; function: string }; value: number }[] {
+  const counts = new Map<string, { labels: { account: string; function: string }; value: number }>();
+  for (const e of items) {
+    const labels = metrics.functionLabels(accountOf(e), e.functionName);
+    const key = `${labels.account}:${labels.function}`;
+    const c = counts.get(key) ?? { labels, value: 0 };
+    c.value++;
+    counts.set(key, c);
+  }
+  return [...counts.values()];
 }
 
 export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {

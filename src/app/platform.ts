@@ -6,28 +6,25 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import {
+  CodeCollector,
   CodeUrlSigner,
-  EventInvokeConfigService,
-  FunctionService,
-  ProvisionedService,
   registerConcurrency,
   registerControlPlane,
   registerEventInvokeConfig,
   registerProvisioned,
-  type ProvisionedCapacity,
 } from '../control-plane/index.js';
 import { createHttpServer, registerJsonServices } from '../http/index.js';
-import { InvokeService, registerInvoke, toSpec } from '../invoke/index.js';
+import { registerInvoke } from '../invoke/index.js';
 import { functionArn } from '../model/index.js';
 import { PollerFleet } from '../poller/index.js';
 import { SqliteEventQueue } from '../queue/sqlite/index.js';
-import { ConcurrencyLimiter, Fleet, ScalingRateLimiter } from '../placement/index.js';
+import { Fleet, ScalingRateLimiter } from '../placement/index.js';
 import { AdjustableClock, newId, systemClock, type Clock, type Logger } from '../shared/index.js';
 import { FileCodeStore } from '../store/files/index.js';
 import type { AccessKey } from '../store/index.js';
 import { SqliteAccountStore, SqliteMetadataStore } from '../store/sqlite/index.js';
 import { SandboxDriver } from '../worker/drivers/sandbox/index.js';
-import { Worker, type Driver, type FunctionSpec } from '../worker/index.js';
+import { Worker, accountOf, type Driver, type FunctionSpec } from '../worker/index.js';
 import { registerAccountRoutes } from './account-routes.js';
 import { ensureAdminAccount } from './admin-account.js';
 import { asyncPolicy, deliveryTarget, watchQueue } from './async-wiring.js';
@@ -35,6 +32,7 @@ import { authenticator } from './auth.js';
 import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
+import { Tenants } from './tenants.js';
 import { UnpackOnPut } from './unpack-on-put.js';
 
 export interface Platform {
@@ -67,7 +65,6 @@ export async function startPlatform({
   // code and sockets below this directory, while nothing in it can be enumerated.
   mkdirSync(config.dataDir, { recursive: true });
   chmodSync(config.dataDir, 0o711);
-  const account = { region: config.region, accountId: config.accountId };
   const failpoint = (name: string): void => {
     if (config.failpoints.has(name)) {
       log.warn({ failpoint: name }, 'failpoint reached: killing the process');
@@ -87,20 +84,21 @@ export async function startPlatform({
   // Runtime API sockets of environments a killed run left behind; every environment makes its own anew.
   rmSync(join(config.dataDir, 'environments'), { recursive: true, force: true });
 
-  const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), (n, q) =>
-    functionArn(account, n, q),
+  const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), config.accountId, (a, n, q) =>
+    functionArn({ region: config.region, accountId: a }, n, q),
   );
   const code = new UnpackOnPut(new FileCodeStore(join(config.dataDir, 'code'), { failpoint }), log);
+  const garbage = new CodeCollector(code, () => metadata.referencedCode());
   // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
   const obs = startObservability(config, log, clock);
   const sink = obs.sink;
   const scaling = new ScalingRateLimiter({ clock, perWindow: config.scalingRate, windowMs: 10_000 });
+  // Scaling is per function, and functions are keyed by their ARN (which names the account).
   const admitNewEnvironment = (spec: FunctionSpec): void =>
-    scaling.admit(spec.functionName, metadata.getReservedConcurrency(spec.functionName) !== undefined);
-  const concurrency = new ConcurrencyLimiter({
-    accountLimit: config.accountConcurrency,
-    totalReserved: () => metadata.reservedConcurrencyTotal(),
-  });
+    scaling.admit(
+      spec.functionArn,
+      metadata.account(accountOf(spec)).getReservedConcurrency(spec.functionName) !== undefined,
+    );
   let workers = 0;
   const fleet = new Fleet({
     clock,
@@ -125,33 +123,38 @@ export async function startPlatform({
         zygotesPerRuntime: config.zygotesPerRuntime,
       }),
   });
-  const configId = (name: string, qualifier: string): string => `${name}:${qualifier}`;
-  const capacity: ProvisionedCapacity = {
-    apply: (name, qualifier, target, count) =>
-      fleet.setProvisioned(configId(name, qualifier), target && toSpec(target, account), count),
-    progress: (name, qualifier) => fleet.provisionedStatus(configId(name, qualifier)),
-  };
-  const provisioned = new ProvisionedService({
-    account,
-    metadata,
-    clock,
-    log,
-    accountLimit: config.accountConcurrency,
-    capacity,
+  // A crash can leave a package written but never committed: sweep before serving.
+  const swept = await garbage.collect();
+  if (swept > 0) log.info({ swept }, 'removed unreferenced code packages');
+
+  // The async queue keeps its own clock, so tests can move retry schedules forward without touching
+  // invocation deadlines.
+  const adjustable = config.testAsyncClock ? new AdjustableClock() : undefined;
+  const queueClock: Clock = adjustable ?? clock;
+  const queue = new SqliteEventQueue(join(config.dataDir, 'events.db'), config.accountId, {
+    outcomeRetentionMs: config.asyncOutcomeRetentionMs,
+    outcomeLimit: config.asyncOutcomeLimit,
   });
-  const functions = new FunctionService({
-    account,
+  // The embedded queue serves this process alone: leases still held belong to a process that died.
+  const released = queue.releaseLeases(queueClock.now());
+  if (released > 0) log.info({ released }, 'released async event leases of a previous run');
+  const leaseMarginMs = config.initTimeoutMs + 60_000;
+  const tenants = new Tenants({
+    region: config.region,
     metadata,
     code,
+    garbage,
+    fleet,
     clock,
     log,
     failpoint,
-    onChange: (name, version, keepRevision) => void fleet.retire(name, version, keepRevision),
-    onAliasChange: (name, alias) => provisioned.reapply(name, alias),
+    accountConcurrency: config.accountConcurrency,
+    queue,
+    queueClock,
+    leaseMarginMs,
+    observer: obs.invocations,
   });
-  // A crash can leave a package written but never committed: sweep before serving.
-  const swept = await functions.collectGarbage();
-  if (swept > 0) log.info({ swept }, 'removed unreferenced code packages');
+  const servicesOf = (accountId: string) => tenants.of(accountId);
 
   const accounts = new SqliteAccountStore(join(config.dataDir, 'accounts.db'), () => clock.now());
   const createdAdminKey = ensureAdminAccount(accounts, config.accountId, config.dataDir);
@@ -168,50 +171,32 @@ export async function startPlatform({
   });
   registerAccountRoutes(http, accounts);
   registerControlPlane(http, {
-    account,
-    functions,
+    servicesOf,
     code,
     codeUrls: new CodeUrlSigner(secretKey(config.dataDir), () => clock.now()),
-    metadata,
     concurrencyLimit: config.accountConcurrency,
   });
-  registerConcurrency(http, { account, metadata, accountLimit: config.accountConcurrency });
-  registerProvisioned(http, provisioned);
-  registerEventInvokeConfig(http, new EventInvokeConfigService({ account, metadata, clock, log }));
-  // The async queue keeps its own clock, so tests can move retry schedules forward without touching
-  // invocation deadlines.
-  const adjustable = config.testAsyncClock ? new AdjustableClock() : undefined;
-  const queueClock: Clock = adjustable ?? clock;
-  const queue = new SqliteEventQueue(join(config.dataDir, 'events.db'), {
-    outcomeRetentionMs: config.asyncOutcomeRetentionMs,
-    outcomeLimit: config.asyncOutcomeLimit,
-  });
-  // The embedded queue serves this process alone: leases still held belong to a process that died.
-  const released = queue.releaseLeases(queueClock.now());
-  if (released > 0) log.info({ released }, 'released async event leases of a previous run');
-  const leaseMarginMs = config.initTimeoutMs + 60_000;
-  const invoke = new InvokeService({
-    account,
-    metadata,
-    fleet,
-    clock,
-    log,
-    concurrency,
-    queue,
-    queueClock,
-    leaseMarginMs,
-    observer: obs.invocations,
-  });
-  registerInvoke(http, invoke);
+  registerConcurrency(http, { servicesOf, accountLimit: config.accountConcurrency });
+  registerProvisioned(http, servicesOf);
+  registerEventInvokeConfig(http, servicesOf);
+  registerInvoke(http, (accountId) => tenants.of(accountId).invoke);
+  // Pollers run each event in the account that accepted it; its deliveries stay in that account.
   const pollers = new PollerFleet(
     {
       queue,
       clock: queueClock,
       log,
-      invoke: (event) => invoke.attempt(event),
-      policy: (name, qualifier) => asyncPolicy(metadata, invoke, name, qualifier),
-      target: (arn) => deliveryTarget(arn, account, invoke, leaseMarginMs),
-      functionArn: (name, qualifier) => functionArn(account, name, qualifier),
+      invoke: (event) => tenants.of(event.accountId).invoke.attempt(event),
+      policy: (accountId, name, qualifier) => {
+        const t = tenants.of(accountId);
+        return asyncPolicy(t.metadata, t.invoke, name, qualifier);
+      },
+      target: (accountId, arn) => {
+        const t = tenants.of(accountId);
+        return deliveryTarget(arn, t.account, t.invoke, leaseMarginMs);
+      },
+      functionArn: (accountId, name, qualifier) =>
+        functionArn({ region: config.region, accountId }, name, qualifier),
       newId,
       batchSize: config.asyncBatchSize,
     },
@@ -226,8 +211,11 @@ export async function startPlatform({
   registerMetricsRoute(http, obs.metrics);
   watchFleet(obs.metrics, fleet);
   watchQueue(obs.metrics, queue, queueClock);
-  // Provisioned concurrency survives restarts: initialise its environments again, ahead of traffic.
-  provisioned.restoreAll();
+  // Provisioned concurrency survives restarts: initialise every account's environments again, ahead of
+  // traffic.
+  for (const p of metadata.allProvisioned()) {
+    tenants.of(p.accountId).provisioned.reapply(p.functionName, p.qualifier);
+  }
   pollers.start();
   await http.listen({ host: config.host, port: config.port });
   const addr = http.server.address();

@@ -25,8 +25,9 @@ export function registerAsyncCommands(
         if (q.Functions.length > 0) {
           print(
             formatTable(
-              ['FUNCTION', 'QUEUED', 'IN FLIGHT', 'OLDEST'],
+              ['ACCOUNT', 'FUNCTION', 'QUEUED', 'IN FLIGHT', 'OLDEST'],
               q.Functions.map((f) => [
+                f.AccountId,
                 f.FunctionName,
                 String(f.Depth),
                 String(f.InFlight),
@@ -49,9 +50,11 @@ export function registerAsyncCommands(
     .description("a function's most recently finished events, newest first, as JSON")
     .argument('<function>')
     .option('--max <n>', 'how many', '20')
-    .action(async (fn: string, opts: { max: string }) => {
+    .option('--account <id>', "the function's account (default: the account of your key)")
+    .action(async (fn: string, opts: { max: string; account?: string }) => {
       await run(
-        async (api) => void print(JSON.stringify(await api.recentEvents(fn, Number(opts.max)), null, 2)),
+        async (api) =>
+          void print(JSON.stringify(await api.recentEvents(fn, Number(opts.max), opts.account), null, 2)),
       );
     });
   for (const [name, paused] of [

@@ -10,6 +10,7 @@ export interface AsyncQueueView {
   readonly OldestEventAgeSeconds: number;
   readonly Dropped: Readonly<Record<string, number>>;
   readonly Functions: ReadonlyArray<{
+    readonly AccountId: string;
     readonly FunctionName: string;
     readonly Depth: number;
     readonly InFlight: number;
@@ -19,6 +20,7 @@ export interface AsyncQueueView {
 
 export interface AsyncEventView {
   readonly RequestId: string;
+  readonly AccountId: string;
   readonly FunctionName: string;
   readonly Qualifier?: string;
   readonly State: 'queued' | 'in-flight' | 'done';
@@ -62,9 +64,17 @@ export class KilnApi {
     return this.call('GET', `/_kiln/async/events/${encodeURIComponent(requestId)}`);
   }
 
-  /** The function's most recently finished events, newest first. */
-  recentEvents(functionName: string, maxItems = 50): Promise<{ Events: AsyncEventView[] }> {
-    const q = new URLSearchParams({ FunctionName: functionName, MaxItems: String(maxItems) });
+  /** A function's most recently finished events, newest first; of `accountId`, or the caller's account. */
+  recentEvents(
+    functionName: string,
+    maxItems = 50,
+    accountId?: string,
+  ): Promise<{ Events: AsyncEventView[] }> {
+    const q = new URLSearchParams({
+      FunctionName: functionName,
+      MaxItems: String(maxItems),
+      ...(accountId === undefined ? {} : { AccountId: accountId }),
+    });
     return this.call('GET', `/_kiln/async/events?${q.toString()}`);
   }
 

@@ -8,15 +8,14 @@ import {
   notFound,
   parseFunctionName,
   requireAtLeast,
-  type Account,
 } from '../model/index.js';
-import type { MetadataStore } from '../store/index.js';
+import { servicesFor, type ServicesOf } from './account-services.js';
 import { parseJsonBody } from './requests.js';
 import { z } from 'zod';
 
 export interface ConcurrencyRoutesDeps {
-  readonly account: Account;
-  readonly metadata: MetadataStore;
+  readonly servicesOf: ServicesOf;
+  /** Each account's concurrency limit: reservations of one account never touch another's. */
   readonly accountLimit: number;
 }
 
@@ -25,17 +24,21 @@ type Req = FastifyRequest<{ Params: { FunctionName: string } }>;
 const putBody = z.object({ ReservedConcurrentExecutions: z.number().int() }).partial();
 
 export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDeps): void {
-  /** Reserved concurrency belongs to the function, never to a version or alias. */
-  const functionOf = (raw: string): string => {
-    const ref = parseFunctionName(raw, d.account);
+  /**
+   * The caller's metadata, and the function a request names in it: reserved concurrency belongs to the
+   * function, never to a version or alias.
+   */
+  const functionOf = (req: Req) => {
+    const { account, metadata } = servicesFor(d.servicesOf, req);
+    const ref = parseFunctionName(req.params.FunctionName, account);
     if (ref.qualifier !== undefined) {
       throw new ApiError(
         'InvalidParameterValueException',
         'Reserved concurrency applies to a function, not to a qualifier: drop the qualifier.',
       );
     }
-    if (!d.metadata.get(ref.name)) throw notFound(`Function not found: ${functionArn(d.account, ref.name)}`);
-    return ref.name;
+    if (!metadata.get(ref.name)) throw notFound(`Function not found: ${functionArn(account, ref.name)}`);
+    return { metadata, name: ref.name };
   };
 
   app.put(
@@ -44,8 +47,8 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
     async (req: Req) => {
       const body = parseJsonBody(putBody, req.body);
       const value = requireAtLeast('reservedConcurrentExecutions', body.ReservedConcurrentExecutions, 0);
-      const name = functionOf(req.params.FunctionName);
-      const others = d.metadata.reservedConcurrencyTotal() - (d.metadata.getReservedConcurrency(name) ?? 0);
+      const { metadata, name } = functionOf(req);
+      const others = metadata.reservedConcurrencyTotal() - (metadata.getReservedConcurrency(name) ?? 0);
       if (d.accountLimit - others - value < limits.minimumUnreservedConcurrency) {
         throw new ApiError(
           'InvalidParameterValueException',
@@ -53,14 +56,14 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
         );
       }
       // Provisioned environments draw on the reservation, so it may not shrink below them.
-      const provisioned = d.metadata.listProvisioned(name).reduce((sum, p) => sum + p.requested, 0);
+      const provisioned = metadata.listProvisioned(name).reduce((sum, p) => sum + p.requested, 0);
       if (value < provisioned) {
         throw new ApiError(
           'InvalidParameterValueException',
           `ReservedConcurrentExecutions (${value}) must be at least the function's provisioned concurrency (${provisioned}); lower or delete its provisioned concurrency configs first.`,
         );
       }
-      d.metadata.setReservedConcurrency(name, value);
+      metadata.setReservedConcurrency(name, value);
       return { ReservedConcurrentExecutions: value };
     },
   );
@@ -69,7 +72,8 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
     '/2019-09-30/functions/:FunctionName/concurrency',
     { config: { operation: 'GetFunctionConcurrency' } },
     async (req: Req) => {
-      const reserved = d.metadata.getReservedConcurrency(functionOf(req.params.FunctionName));
+      const { metadata, name } = functionOf(req);
+      const reserved = metadata.getReservedConcurrency(name);
       return reserved === undefined ? {} : { ReservedConcurrentExecutions: reserved };
     },
   );
@@ -78,7 +82,8 @@ export function registerConcurrency(app: FastifyInstance, d: ConcurrencyRoutesDe
     '/2017-10-31/functions/:FunctionName/concurrency',
     { config: { operation: 'DeleteFunctionConcurrency' } },
     async (req: Req, reply) => {
-      d.metadata.setReservedConcurrency(functionOf(req.params.FunctionName), undefined);
+      const { metadata, name } = functionOf(req);
+      metadata.setReservedConcurrency(name, undefined);
       return reply.code(204).send();
     },
   );

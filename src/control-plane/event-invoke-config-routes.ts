@@ -2,7 +2,7 @@
 // version or alias, and no qualifier means `$LATEST`.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { asyncInvokeLimits } from '../model/index.js';
-import type { EventInvokeConfigService } from './event-invoke-config-service.js';
+import { servicesFor, type ServicesOf } from './account-services.js';
 import { intParam } from './query-params.js';
 import { eventInvokeConfigBody, parseJsonBody } from './requests.js';
 
@@ -13,13 +13,19 @@ type Req = FastifyRequest<{
 
 const P = '/2019-09-25/functions/:FunctionName/event-invoke-config';
 
-export function registerEventInvokeConfig(app: FastifyInstance, configs: EventInvokeConfigService): void {
+export function registerEventInvokeConfig(app: FastifyInstance, servicesOf: ServicesOf): void {
+  const configsOf = (req: Req) => servicesFor(servicesOf, req).eventInvokeConfigs;
+
   app.put(P, { config: { operation: 'PutFunctionEventInvokeConfig' } }, async (req: Req) =>
-    configs.put(req.params.FunctionName, req.query.Qualifier, parseJsonBody(eventInvokeConfigBody, req.body)),
+    configsOf(req).put(
+      req.params.FunctionName,
+      req.query.Qualifier,
+      parseJsonBody(eventInvokeConfigBody, req.body),
+    ),
   );
 
   app.post(P, { config: { operation: 'UpdateFunctionEventInvokeConfig' } }, async (req: Req) =>
-    configs.update(
+    configsOf(req).update(
       req.params.FunctionName,
       req.query.Qualifier,
       parseJsonBody(eventInvokeConfigBody, req.body),
@@ -27,17 +33,17 @@ export function registerEventInvokeConfig(app: FastifyInstance, configs: EventIn
   );
 
   app.get(P, { config: { operation: 'GetFunctionEventInvokeConfig' } }, async (req: Req) =>
-    configs.get(req.params.FunctionName, req.query.Qualifier),
+    configsOf(req).get(req.params.FunctionName, req.query.Qualifier),
   );
 
   app.delete(P, { config: { operation: 'DeleteFunctionEventInvokeConfig' } }, async (req: Req, reply) => {
-    configs.delete(req.params.FunctionName, req.query.Qualifier);
+    configsOf(req).delete(req.params.FunctionName, req.query.Qualifier);
     return reply.code(204).send();
   });
 
   app.get(`${P}/list`, { config: { operation: 'ListFunctionEventInvokeConfigs' } }, async (req: Req) => {
     const q = req.query;
-    const page = configs.list(
+    const page = configsOf(req).list(
       req.params.FunctionName,
       intParam('maxItems', q.MaxItems, 1, asyncInvokeLimits.listMaxItems),
       q.Marker,

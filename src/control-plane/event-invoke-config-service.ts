@@ -19,7 +19,7 @@ import {
   type FunctionTarget,
 } from '../model/index.js';
 import type { Clock, Logger } from '../shared/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountMetadata } from '../store/index.js';
 import { eventInvokeConfigView, type EventInvokeConfigView } from './event-invoke-config-view.js';
 import { targetExists } from './function-target.js';
 import { decodeMarker, encodeMarker } from './paging.js';
@@ -27,7 +27,7 @@ import type { EventInvokeConfigBody } from './requests.js';
 
 export interface EventInvokeConfigServiceDeps {
   readonly account: Account;
-  readonly metadata: MetadataStore;
+  readonly metadata: AccountMetadata;
   readonly clock: Clock;
   readonly log: Logger;
 }

@@ -38,9 +38,8 @@ import { VersionService, type Resolved } from './version-service.js';
 
 export type { FunctionServiceDeps } from './service-deps.js';
 
+/** The function operations of one account (`d.account`, `d.metadata`). */
 export class FunctionService {
-  /** Code packages written but not yet referenced by a committed record: never garbage. */
-  private readonly pendingCode = new Map<string, number>();
   readonly versions: VersionService;
   readonly aliases: AliasService;
 
@@ -159,7 +158,7 @@ export class FunctionService {
     });
     this.d.log.info({ function: ref.name, sha256: updated.code.sha256Hex }, 'function code updated');
     this.d.onChange?.(ref.name, '$LATEST', updated.revisionId);
-    await this.collectGarbage();
+    await this.d.garbage.collect();
     return body.Publish ? this.versions.publish(ref.name, { revisionId: updated.revisionId }) : updated;
   }
 
@@ -222,20 +221,13 @@ export class FunctionService {
     }
     if (q.kind === 'version') {
       this.versions.delete(ref.name, q.version);
-      await this.collectGarbage();
+      await this.d.garbage.collect();
       return;
     }
     if (!this.d.metadata.delete(ref.name)) throw this.missing(ref.name);
     this.d.log.info({ function: ref.name }, 'function deleted');
     this.d.onChange?.(ref.name);
-    await this.collectGarbage();
-  }
-
-  /** Removes code no committed record references (also what a crash left half-written). */
-  async collectGarbage(): Promise<number> {
-    const keep = this.d.metadata.referencedCode();
-    for (const sha of this.pendingCode.keys()) keep.add(sha);
-    return this.d.code.collectGarbage(keep);
+    await this.d.garbage.collect();
   }
 
   private resolve(rawName: string, queryQualifier: string | undefined): FunctionRef {
@@ -292,23 +284,17 @@ export class FunctionService {
   /** Stores the zip, then runs `commit` while the package is protected from garbage collection. */
   private async withStoredCode<T>(zip: Buffer, commit: (code: CodeRef) => T): Promise<T> {
     const code = await this.d.code.put(zip);
-    this.pendingCode.set(code.sha256Hex, (this.pendingCode.get(code.sha256Hex) ?? 0) + 1);
+    this.d.garbage.hold(code.sha256Hex);
     let result: T;
     try {
       result = commit(code);
     } catch (e) {
-      this.release(code.sha256Hex);
-      await this.collectGarbage();
+      this.d.garbage.release(code.sha256Hex);
+      await this.d.garbage.collect();
       throw e;
     }
-    this.release(code.sha256Hex);
+    this.d.garbage.release(code.sha256Hex);
     return result;
-  }
-
-  private release(sha256Hex: string): void {
-    const n = (this.pendingCode.get(sha256Hex) ?? 1) - 1;
-    if (n <= 0) this.pendingCode.delete(sha256Hex);
-    else this.pendingCode.set(sha256Hex, n);
   }
 }
 

@@ -11,3 +11,5 @@ export { registerProvisioned } from './provisioned-routes.js';
 export { EventInvokeConfigService } from './event-invoke-config-service.js';
 export type { EventInvokeConfigServiceDeps } from './event-invoke-config-service.js';
 export { registerEventInvokeConfig } from './event-invoke-config-routes.js';
+export { CodeCollector } from './code-collector.js';
+export type { AccountServices, ServicesOf } from './account-services.js';

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { validationError } from '../model/index.js';
-import type { ProvisionedService } from './provisioned-service.js';
+import { servicesFor, type ServicesOf } from './account-services.js';
 import { intParam } from './query-params.js';
 import { parseJsonBody } from './requests.js';
 
@@ -14,10 +14,12 @@ type Req = FastifyRequest<{
 const P = '/2019-09-30/functions/:FunctionName/provisioned-concurrency';
 const putBody = z.object({ ProvisionedConcurrentExecutions: z.number().int() }).partial();
 
-export function registerProvisioned(app: FastifyInstance, provisioned: ProvisionedService): void {
+export function registerProvisioned(app: FastifyInstance, servicesOf: ServicesOf): void {
+  const provisionedOf = (req: Req) => servicesFor(servicesOf, req).provisioned;
+
   app.put(P, { config: { operation: 'PutProvisionedConcurrencyConfig' } }, async (req: Req, reply) => {
     const body = parseJsonBody(putBody, req.body);
-    const view = provisioned.put(
+    const view = provisionedOf(req).put(
       req.params.FunctionName,
       req.query.Qualifier,
       body.ProvisionedConcurrentExecutions,
@@ -27,6 +29,7 @@ export function registerProvisioned(app: FastifyInstance, provisioned: Provision
 
   app.get(P, { config: { operation: 'GetProvisionedConcurrencyConfig' } }, async (req: Req) => {
     const q = req.query;
+    const provisioned = provisionedOf(req);
     if (q.List === undefined) return provisioned.get(req.params.FunctionName, q.Qualifier);
     if (q.List !== 'ALL') throw validationError('list', q.List, 'Member must satisfy enum value set: [ALL]');
     const page = provisioned.list(req.params.FunctionName, intParam('maxItems', q.MaxItems, 1, 50), q.Marker);
@@ -37,7 +40,7 @@ export function registerProvisioned(app: FastifyInstance, provisioned: Provision
   });
 
   app.delete(P, { config: { operation: 'DeleteProvisionedConcurrencyConfig' } }, async (req: Req, reply) => {
-    provisioned.delete(req.params.FunctionName, req.query.Qualifier);
+    provisionedOf(req).delete(req.params.FunctionName, req.query.Qualifier);
     return reply.code(204).send();
   });
 }

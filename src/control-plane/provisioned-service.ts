@@ -16,7 +16,7 @@ import {
   type VersionRecord,
 } from '../model/index.js';
 import type { Clock, Logger } from '../shared/index.js';
-import type { MetadataStore, ProvisionedConcurrencyRecord } from '../store/index.js';
+import type { AccountMetadata, ProvisionedConcurrencyRecord } from '../store/index.js';
 import { decodeMarker, encodeMarker } from './paging.js';
 import { provisionedView, type ProvisionedConfigView, type ProvisionedProgress } from './provisioned-view.js';
 
@@ -29,7 +29,7 @@ export interface ProvisionedCapacity {
 
 export interface ProvisionedServiceDeps {
   readonly account: Account;
-  readonly metadata: MetadataStore;
+  readonly metadata: AccountMetadata;
   readonly clock: Clock;
   readonly log: Logger;
   readonly accountLimit: number;
@@ -94,16 +94,14 @@ export class ProvisionedService {
       : { items };
   }
 
-  /** Hands one stored configuration (again) to the platform: after a restart, or when its alias moved. */
+  /**
+   * Hands one stored configuration (again) to the platform: after a restart (the composition root walks
+   * every account's), or when its alias moved.
+   */
   reapply(name: string, qualifier: string): void {
     const rec = this.d.metadata.getProvisioned(name, qualifier);
     const version = rec ? this.currentVersion(name, qualifier) : undefined;
     this.d.capacity.apply(name, qualifier, version, version && rec ? rec.requested : 0);
-  }
-
-  /** Every stored configuration, at startup. */
-  restoreAll(): void {
-    for (const rec of this.d.metadata.listProvisioned()) this.reapply(rec.functionName, rec.qualifier);
   }
 
   private view(rec: ProvisionedConcurrencyRecord): ProvisionedConfigView {
@@ -163,7 +161,7 @@ export class ProvisionedService {
 
   /**
    * Provisioned concurrency comes out of the function's reserved concurrency when it has one, otherwise out
-   * of the account's unreserved pool, which keeps at least 100 as Lambda does.
+   * of the account's unreserved pool, which keeps at least 100 as Lambda does. Each account has its own.
    */
   private checkFits(name: string, qualifier: string, value: number): void {
     const others = (recs: ProvisionedConcurrencyRecord[]): number =>

@@ -1,12 +1,17 @@
-// What the function, version and alias services share.
+// What the function, version and alias services of one account share.
 import type { Account } from '../model/index.js';
 import type { Clock, Logger } from '../shared/index.js';
-import type { CodeStore, MetadataStore } from '../store/index.js';
+import type { AccountMetadata, CodeStore } from '../store/index.js';
+import type { CodeCollector } from './code-collector.js';
 
 export interface FunctionServiceDeps {
+  /** The account whose functions these are (every ARN names it). */
   readonly account: Account;
-  readonly metadata: MetadataStore;
+  /** That account's metadata: nothing of another account is reachable through it. */
+  readonly metadata: AccountMetadata;
   readonly code: CodeStore;
+  /** Shared by every account's services: code is garbage only when no account references it. */
+  readonly garbage: CodeCollector;
   readonly clock: Clock;
   readonly log: Logger;
   /** Crash-test hook: called at named steps; production passes a no-op. */

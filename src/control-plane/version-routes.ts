@@ -2,8 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { functionConfiguration, aliasConfiguration } from './function-view.js';
 import { createAliasBody, parseJsonBody, publishVersionBody, updateAliasBody } from './requests.js';
-import type { Account } from '../model/index.js';
-import type { FunctionService } from './function-service.js';
+import { servicesFor, type ServicesOf } from './account-services.js';
 import { intParam } from './query-params.js';
 
 type Req = FastifyRequest<{
@@ -13,17 +12,17 @@ type Req = FastifyRequest<{
 
 const F = '/2015-03-31/functions/:FunctionName';
 
-export function registerVersionRoutes(
-  app: FastifyInstance,
-  account: Account,
-  functions: FunctionService,
-): void {
+export function registerVersionRoutes(app: FastifyInstance, servicesOf: ServicesOf): void {
+  const scope = (req: Req) => servicesFor(servicesOf, req);
+
   app.post(`${F}/versions`, { config: { operation: 'PublishVersion' } }, async (req: Req, reply) => {
+    const { account, functions } = scope(req);
     const rec = functions.publish(req.params.FunctionName, parseJsonBody(publishVersionBody, req.body));
     return reply.code(201).send(functionConfiguration(account, rec));
   });
 
   app.get(`${F}/versions`, { config: { operation: 'ListVersionsByFunction' } }, async (req: Req) => {
+    const { account, functions } = scope(req);
     const name = functions.get(req.params.FunctionName).record.config.name;
     const page = functions.versions.list(
       name,
@@ -37,11 +36,13 @@ export function registerVersionRoutes(
   });
 
   app.post(`${F}/aliases`, { config: { operation: 'CreateAlias' } }, async (req: Req, reply) => {
+    const { account, functions } = scope(req);
     const alias = functions.aliases.create(req.params.FunctionName, parseJsonBody(createAliasBody, req.body));
     return reply.code(201).send(aliasConfiguration(account, alias));
   });
 
   app.get(`${F}/aliases`, { config: { operation: 'ListAliases' } }, async (req: Req) => {
+    const { account, functions } = scope(req);
     const q = req.query;
     const page = functions.aliases.list(
       req.params.FunctionName,
@@ -55,23 +56,25 @@ export function registerVersionRoutes(
     };
   });
 
-  app.get(`${F}/aliases/:Name`, { config: { operation: 'GetAlias' } }, async (req: Req) =>
-    aliasConfiguration(account, functions.aliases.get(req.params.FunctionName, req.params.Name)),
-  );
+  app.get(`${F}/aliases/:Name`, { config: { operation: 'GetAlias' } }, async (req: Req) => {
+    const { account, functions } = scope(req);
+    return aliasConfiguration(account, functions.aliases.get(req.params.FunctionName, req.params.Name));
+  });
 
-  app.put(`${F}/aliases/:Name`, { config: { operation: 'UpdateAlias' } }, async (req: Req) =>
-    aliasConfiguration(
+  app.put(`${F}/aliases/:Name`, { config: { operation: 'UpdateAlias' } }, async (req: Req) => {
+    const { account, functions } = scope(req);
+    return aliasConfiguration(
       account,
       functions.aliases.update(
         req.params.FunctionName,
         req.params.Name,
         parseJsonBody(updateAliasBody, req.body),
       ),
-    ),
-  );
+    );
+  });
 
   app.delete(`${F}/aliases/:Name`, { config: { operation: 'DeleteAlias' } }, async (req: Req, reply) => {
-    functions.aliases.delete(req.params.FunctionName, req.params.Name);
+    scope(req).functions.aliases.delete(req.params.FunctionName, req.params.Name);
     return reply.code(204).send();
   });
 }

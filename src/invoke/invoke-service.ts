@@ -17,18 +17,20 @@ import {
 import type { ConcurrencyLimiter, Fleet } from '../placement/index.js';
 import type { EventQueue } from '../queue/index.js';
 import { newId, type Clock, type Logger } from '../shared/index.js';
-import type { MetadataStore } from '../store/index.js';
+import type { AccountMetadata } from '../store/index.js';
 import type { FunctionSpec } from '../worker/index.js';
 
+/** The invocations of one account: its functions, its concurrency, its events. */
 export interface InvokeServiceDeps {
   readonly account: Account;
-  readonly metadata: MetadataStore;
+  /** The account's metadata: another account's functions are not reachable through it. */
+  readonly metadata: AccountMetadata;
   readonly fleet: Fleet;
   readonly clock: Clock;
   readonly log: Logger;
   /** Uniform in [0, 1): picks an alias's version by weight. Tests may fix it. */
   readonly random?: () => number;
-  /** Account and reserved concurrency; a slot is held for the whole invocation. */
+  /** This account's limit and reservations; a slot is held for the whole invocation. */
   readonly concurrency: ConcurrencyLimiter;
   /** Where `Event` invocations wait for a poller. */
   readonly queue: EventQueue;
@@ -43,18 +45,21 @@ export interface InvokeServiceDeps {
 /** What InvokeService reports about invocations; implemented by the composition root (metrics). */
 export interface InvocationObserver {
   finished(r: {
+    readonly accountId: string;
     readonly functionName: string;
     readonly durationMs: number;
     readonly initDurationMs?: number;
     readonly coldStart: boolean;
     readonly functionError: boolean;
   }): void;
-  throttled(functionName: string): void;
+  throttled(accountId: string, functionName: string): void;
 }
 
 /** One attempt of a queued event, as the poller asks for it. */
 export interface QueuedAttempt {
   readonly id: string;
+  /** The account the event was accepted in; it runs there. */
+  readonly accountId: string;
   readonly functionName: string;
   readonly qualifier: string | undefined;
   readonly payload: Buffer;
@@ -130,6 +135,7 @@ export class InvokeService {
       await this.d.queue.enqueue([
         {
           id: requestId,
+          accountId: this.d.account.accountId,
           functionName: ref.name,
           qualifier: ref.qualifier,
           payload,
@@ -208,6 +214,7 @@ export class InvokeService {
     }
     const functionError = result.outcome.kind === 'error';
     this.d.observer?.finished({
+      accountId: this.d.account.accountId,
       functionName: name,
       durationMs: result.durationMs,
       ...(result.initDurationMs !== undefined ? { initDurationMs: result.initDurationMs } : {}),
@@ -217,6 +224,7 @@ export class InvokeService {
     this.d.log.debug(
       {
         reqId: req.requestId,
+        account: this.d.account.accountId,
         function: name,
         version: spec.version,
         env: result.environmentId,
@@ -231,7 +239,7 @@ export class InvokeService {
 
   private throttled(functionName: string, err: unknown): void {
     if (err instanceof ApiError && err.code === 'TooManyRequestsException') {
-      this.d.observer?.throttled(functionName);
+      this.d.observer?.throttled(this.d.account.accountId, functionName);
     }
   }
 
@@ -259,7 +267,9 @@ export function toSpec(r: FunctionRecord | VersionRecord, account: Account): Fun
   const version = 'version' in r ? r.version : '$LATEST';
   return {
     functionName: r.config.name,
-    functionArn: functionArn(account, r.config.name, 'version' in r ? r.version : undefined),
+    // Unqualified: environments, retirement and scaling are keyed by it, so two accounts' functions of
+    // the same name never meet.
+    functionArn: functionArn(account, r.config.name),
     version,
     revisionId: r.revisionId,
     runtime: r.config.runtime,

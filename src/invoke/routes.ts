@@ -1,5 +1,6 @@
 // POST /2015-03-31/functions/{FunctionName}/invocations, with Lambda's headers.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { callerOf } from '../http/index.js';
 import { ApiError } from '../model/index.js';
 import type { InvokeService } from './invoke-service.js';
 
@@ -15,12 +16,15 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-export function registerInvoke(app: FastifyInstance, service: InvokeService): void {
+/** `invokeOf` gives an account's InvokeService: a request invokes only its caller's functions. */
+export function registerInvoke(app: FastifyInstance, invokeOf: (accountId: string) => InvokeService): void {
+  const serviceOf = (req: FastifyRequest) => invokeOf(callerOf(req).accountId);
+
   app.post(
     '/2015-03-31/functions/:FunctionName/invocations',
     { bodyLimit: maxSyncPayload, config: { operation: 'Invoke', tooLarge: 'RequestTooLargeException' } },
     async (req: Req, reply) => {
-      const out = await service.invoke({
+      const out = await serviceOf(req).invoke({
         requestId: req.id,
         functionName: req.params.FunctionName,
         qualifier: req.query.Qualifier,
@@ -49,7 +53,7 @@ export function registerInvoke(app: FastifyInstance, service: InvokeService): vo
           `${payload.length} byte payload is too large for the InvokeAsync operation (limit ${maxInvokeAsyncPayload} bytes)`,
         );
       }
-      const out = await service.invoke({
+      const out = await serviceOf(req).invoke({
         requestId: req.id,
         functionName: req.params.FunctionName,
         qualifier: undefined,

@@ -22,9 +22,11 @@ export const functionArn = (account: Account, name: string, qualifier?: string):
   `arn:aws:lambda:${account.region}:${account.accountId}:function:${name}${qualifier ? `:${qualifier}` : ''}`;
 
 /**
- * Parses the `FunctionName` of a request. `field` is the member name used in error messages.
- * Throws ValidationException when the text matches none of Lambda's forms, and
- * ResourceNotFoundException / InvalidParameterValueException when it names another account or region.
+ * Parses the `FunctionName` of a request made in `account`. `field` is the member name used in error
+ * messages. Throws ValidationException when the text matches none of Lambda's forms,
+ * InvalidParameterValueException when it names another region, and AccessDeniedException when it names
+ * another account: a function belongs to its account alone, and the answer is the same whether or not
+ * that account has such a function.
  */
 export function parseFunctionName(raw: string, account: Account, field = 'functionName'): FunctionRef {
   if (raw.length < 1 || raw.length > 140) {
@@ -53,9 +55,10 @@ export function parseFunctionName(raw: string, account: Account, field = 'functi
   }
   const acct = accountPart?.slice(0, -1);
   if (acct && acct !== account.accountId) {
+    const arn = functionArn({ region: account.region, accountId: acct }, name, qualifier);
     throw new ApiError(
-      'ResourceNotFoundException',
-      `Function not found: ${functionArn({ region: account.region, accountId: acct }, name)}`,
+      'AccessDeniedException',
+      `Account ${account.accountId} is not authorized to access ${arn}: a function belongs to its account alone; call with that account's keys.`,
     );
   }
   return qualifier === undefined ? { name } : { name, qualifier };

@@ -45,14 +45,14 @@ export class BufferedLogSink implements LogSink {
     return this.queuedBytes;
   }
 
-  append(group: string, stream: string, event: LogEvent): void {
+  append(account: string, group: string, stream: string, event: LogEvent): void {
     const size = cost(event.message);
     if (this.closed || this.queuedBytes + size > this.o.maxBufferBytes) {
       this.dropped++;
       this.droppedSinceWarn++;
       return;
     }
-    this.queue.push({ group, stream, event });
+    this.queue.push({ account, group, stream, event });
     this.queuedBytes += size;
     // Past half the queue, write at the next turn of the event loop instead of waiting the delay.
     if (this.queuedBytes > this.o.maxBufferBytes / 2) this.schedule(0);

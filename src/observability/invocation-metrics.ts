@@ -1,8 +1,9 @@
 // Lambda's per-function invocation metrics (Invocations, Errors, Throttles, Duration, Init Duration,
-// ConcurrentExecutions) as Prometheus series labelled by function.
+// ConcurrentExecutions) as Prometheus series labelled by account and function.
 import type { Metrics } from './metrics.js';
 
 export interface InvocationRecord {
+  readonly accountId: string;
   readonly functionName: string;
   /** Time the function ran for this invocation (Lambda's Duration), ms. */
   readonly durationMs: number;
@@ -27,7 +28,7 @@ export class InvocationMetrics {
   private readonly initDuration;
 
   constructor(private readonly metrics: Metrics) {
-    const fn = ['function'];
+    const fn = ['account', 'function'];
     this.invocations = metrics.counter(
       'kiln_invocations_total',
       'Invocations that ran (sync and async).',
@@ -63,7 +64,7 @@ export class InvocationMetrics {
   }
 
   finished(r: InvocationRecord): void {
-    const labels = { function: this.metrics.functionLabel(r.functionName) };
+    const labels = this.metrics.functionLabels(r.accountId, r.functionName);
     this.invocations.inc(labels);
     if (r.functionError) this.errors.inc(labels);
     if (r.coldStart) this.coldStarts.inc(labels);
@@ -71,7 +72,7 @@ export class InvocationMetrics {
     if (r.initDurationMs !== undefined) this.initDuration.observe(labels, r.initDurationMs / 1000);
   }
 
-  throttled(functionName: string): void {
-    this.throttles.inc({ function: this.metrics.functionLabel(functionName) });
+  throttled(accountId: string, functionName: string): void {
+    this.throttles.inc(this.metrics.functionLabels(accountId, functionName));
   }
 }

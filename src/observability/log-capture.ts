@@ -22,6 +22,8 @@ export class LogCapture {
 
   constructor(
     private readonly sink: LogSink,
+    /** The account of the function whose output this is. */
+    private readonly account: string,
     private readonly group: string,
     readonly stream: string,
     private readonly now: () => number,
@@ -87,6 +89,6 @@ export class LogCapture {
     while (this.tail.length > 1 && this.tailLen - (this.tail[0]?.length ?? 0) >= tailBytes) {
       this.tailLen -= this.tail.shift()?.length ?? 0;
     }
-    this.sink.append(this.group, this.stream, { timestamp: this.now(), message });
+    this.sink.append(this.account, this.group, this.stream, { timestamp: this.now(), message });
   }
 }

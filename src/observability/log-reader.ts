@@ -3,6 +3,7 @@
 // row limit, a byte budget and (for filtering) a scan budget, so one request never reads unboundedly.
 import type Database from 'better-sqlite3';
 
+/** A group of one account (the reader never lists or finds another account's). */
 export interface GroupRow {
   readonly id: number;
   readonly name: string;
@@ -53,8 +54,8 @@ export class LogReader {
 
   constructor(private readonly db: Database.Database) {
     this.stmt = {
-      group: db.prepare<[string], GroupRow>(
-        'SELECT id, name, created, stored_bytes AS storedBytes FROM log_groups WHERE name = ?',
+      group: db.prepare<[string, string], GroupRow>(
+        'SELECT id, name, created, stored_bytes AS storedBytes FROM log_groups WHERE account = ? AND name = ?',
       ),
       stream: db.prepare<[number, string], StreamRow>(
         `SELECT ${streamColumns} FROM log_streams s WHERE s.group_id = ? AND s.name = ?`,
@@ -62,14 +63,20 @@ export class LogReader {
     };
   }
 
-  group(name: string): GroupRow | undefined {
-    return this.stmt.group.get(name);
+  group(account: string, name: string): GroupRow | undefined {
+    return this.stmt.group.get(account, name);
   }
 
-  /** Groups whose name starts with `prefix` (or contains `pattern`), by name, after `after`. */
-  groups(opts: { prefix?: string; pattern?: string; after?: string; limit: number }): GroupRow[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
+  /** The account's groups whose name starts with `prefix` (or contains `pattern`), by name, after `after`. */
+  groups(opts: {
+    account: string;
+    prefix?: string;
+    pattern?: string;
+    after?: string;
+    limit: number;
+  }): GroupRow[] {
+    const where: string[] = ['account = ?'];
+    const args: (string | number)[] = [opts.account];
     if (opts.prefix !== undefined) {
       where.push('substr(name, 1, ?) = ?');
       args.push(opts.prefix.length, opts.prefix);
@@ -83,7 +90,7 @@ export class LogReader {
       args.push(opts.after);
     }
     const sql = `SELECT id, name, created, stored_bytes AS storedBytes FROM log_groups
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY name LIMIT ?`;
+      WHERE ${where.join(' AND ')} ORDER BY name LIMIT ?`;
     return this.db.prepare<unknown[], GroupRow>(sql).all(...args, opts.limit);
   }
 
@@ -92,7 +99,7 @@ export class LogReader {
   }
 
   /**
-   * A group's streams by name (or by last event time), after the cursor; `prefix` only with name order,
+   * A group's streams (the group found through `group`/`groups`, so the caller's) by name (or by last event time), after the cursor; `prefix` only with name order,
    * as CloudWatch Logs requires.
    */
   streams(opts: {

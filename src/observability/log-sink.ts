@@ -3,5 +3,6 @@
 import type { LogEvent } from './log-capture.js';
 
 export interface LogSink {
-  append(group: string, stream: string, event: LogEvent): void;
+  /** `group` is a group of `account`'s: another account's group of the same name is another group. */
+  append(account: string, group: string, stream: string, event: LogEvent): void;
 }

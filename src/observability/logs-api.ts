@@ -19,7 +19,6 @@ export interface LogsApiDeps {
   /** Writes buffered events first, so a read sees every line logged before it. */
   readonly flush: () => void;
   readonly region: string;
-  readonly accountId: string;
   /** Shown as every group's retentionInDays when it is a whole number of days. */
   readonly retentionMs?: number;
 }
@@ -37,15 +36,20 @@ const groupIdentifier = { min: 1, max: 2048, pattern: /^[\w#+=/:,.@-]*$/ };
 const groupMissing = (): JsonServiceError =>
   new JsonServiceError('ResourceNotFoundException', 'The specified log group does not exist.');
 
+/** Who is reading: every operation sees only this account's log groups. */
+export interface LogsCaller {
+  readonly accountId: string;
+}
+
 export class LogsApi {
   readonly targetPrefix = 'Logs_20140328';
   readonly signingName = 'logs';
   readonly contentType = 'application/x-amz-json-1.1';
-  readonly operations: Readonly<Record<string, (m: Members) => unknown>> = {
-    DescribeLogGroups: (m) => this.describeLogGroups(m),
-    DescribeLogStreams: (m) => this.describeLogStreams(m),
-    GetLogEvents: (m) => this.getLogEvents(m),
-    FilterLogEvents: (m) => this.filterLogEvents(m),
+  readonly operations: Readonly<Record<string, (m: Members, caller: LogsCaller) => unknown>> = {
+    DescribeLogGroups: (m, c) => this.describeLogGroups(m, c.accountId),
+    DescribeLogStreams: (m, c) => this.describeLogStreams(m, c.accountId),
+    GetLogEvents: (m, c) => this.getLogEvents(m, c.accountId),
+    FilterLogEvents: (m, c) => this.filterLogEvents(m, c.accountId),
   };
 
   private readonly retentionDays?: number;
@@ -55,11 +59,11 @@ export class LogsApi {
     if (Number.isInteger(days) && days > 0) this.retentionDays = days;
   }
 
-  private groupArn(name: string): string {
-    return `arn:aws:logs:${this.d.region}:${this.d.accountId}:log-group:${name}`;
+  private groupArn(account: string, name: string): string {
+    return `arn:aws:logs:${this.d.region}:${account}:log-group:${name}`;
   }
 
-  describeLogGroups(m: Members): unknown {
+  describeLogGroups(m: Members, account: string): unknown {
     const prefix = optString(m, 'logGroupNamePrefix', groupName);
     const pattern = optString(m, 'logGroupNamePattern', { max: 512, pattern: /^[.\-_/#A-Za-z0-9]*$/ });
     const limit = optInteger(m, 'limit', 1, 50) ?? 50;
@@ -70,6 +74,7 @@ export class LogsApi {
     const after = token === undefined ? undefined : (decodeToken('groups', token, ['string'])[0] as string);
     this.d.flush();
     const rows = this.d.reader.groups({
+      account,
       limit: limit + 1,
       ...(prefix !== undefined ? { prefix } : {}),
       ...(pattern ? { pattern } : {}),
@@ -83,8 +88,8 @@ export class LogsApi {
         creationTime: g.created,
         ...(this.retentionDays !== undefined ? { retentionInDays: this.retentionDays } : {}),
         metricFilterCount: 0,
-        arn: `${this.groupArn(g.name)}:*`,
-        logGroupArn: this.groupArn(g.name),
+        arn: `${this.groupArn(account, g.name)}:*`,
+        logGroupArn: this.groupArn(account, g.name),
         storedBytes: g.storedBytes,
         logGroupClass: 'STANDARD',
       })),
@@ -92,8 +97,8 @@ export class LogsApi {
     };
   }
 
-  describeLogStreams(m: Members): unknown {
-    const group = this.group(m);
+  describeLogStreams(m: Members, account: string): unknown {
+    const group = this.group(m, account);
     const prefix = optString(m, 'logStreamNamePrefix', streamName);
     const orderBy = optEnum(m, 'orderBy', ['LogStreamName', 'LastEventTime'] as const) ?? 'LogStreamName';
     const descending = optBoolean(m, 'descending') ?? false;
@@ -126,13 +131,13 @@ export class LogsApi {
         : encodeToken('streams-name', [last.name]);
     }
     return {
-      logStreams: page.map((s) => this.streamView(group.name, s)),
+      logStreams: page.map((s) => this.streamView(account, group.name, s)),
       ...(nextToken ? { nextToken } : {}),
     };
   }
 
-  getLogEvents(m: Members): unknown {
-    const group = this.group(m);
+  getLogEvents(m: Members, account: string): unknown {
+    const group = this.group(m, account);
     const name = optString(m, 'logStreamName', streamName);
     if (name === undefined) {
       throw invalidParameter(
@@ -176,8 +181,8 @@ export class LogsApi {
     };
   }
 
-  filterLogEvents(m: Members): unknown {
-    const group = this.group(m);
+  filterLogEvents(m: Members, account: string): unknown {
+    const group = this.group(m, account);
     const names = optStringList(m, 'logStreamNames', { min: 1, max: 100 }, streamName);
     const prefix = optString(m, 'logStreamNamePrefix', streamName);
     const startTime = optInteger(m, 'startTime', 0) ?? 0;
@@ -235,38 +240,48 @@ export class LogsApi {
     };
   }
 
-  /** The group a request names by logGroupName or logGroupIdentifier (a name or an ARN). */
-  private group(m: Members): { id: number; name: string } {
+  /** The caller's group a request names by logGroupName or logGroupIdentifier (a name or an ARN). */
+  private group(m: Members, account: string): { id: number; name: string } {
     const name = optString(m, 'logGroupName', groupName);
     const identifier = optString(m, 'logGroupIdentifier', groupIdentifier);
     if (name !== undefined && identifier !== undefined) {
       throw invalidParameter('LogGroup name and LogGroup ARN are mutually exclusive parameters.');
     }
-    const wanted = name ?? (identifier === undefined ? undefined : this.nameOf(identifier));
+    const wanted = name ?? (identifier === undefined ? undefined : this.nameOf(identifier, account));
     if (wanted === undefined) {
       throw invalidParameter('Should provide either name or ARN for LogGroup: pass logGroupName.');
     }
     this.d.flush();
-    const row = this.d.reader.group(wanted);
+    const row = this.d.reader.group(account, wanted);
     if (!row) throw groupMissing();
     return row;
   }
 
-  private nameOf(identifier: string): string {
+  /**
+   * The group name in a log group ARN of the caller's account. Another account's ARN is refused whether
+   * or not that group exists, as CloudWatch Logs refuses a caller no policy lets in.
+   */
+  private nameOf(identifier: string, account: string): string {
     if (!identifier.startsWith('arn:')) return identifier;
-    const prefix = `arn:aws:logs:${this.d.region}:${this.d.accountId}:log-group:`;
-    if (!identifier.startsWith(prefix)) throw groupMissing();
-    return identifier.slice(prefix.length).replace(/:\*$/, '');
+    const m = /^arn:aws:logs:([^:]*):([^:]*):log-group:(.+?)(:\*)?$/.exec(identifier);
+    if (!m || m[1] !== this.d.region) throw groupMissing();
+    if (m[2] !== account) {
+      throw new JsonServiceError(
+        'AccessDeniedException',
+        `Account ${account} is not authorized to read ${identifier}: log groups belong to their function's account; use that account's keys.`,
+      );
+    }
+    return m[3] ?? '';
   }
 
-  private streamView(group: string, s: StreamRow): Record<string, unknown> {
+  private streamView(account: string, group: string, s: StreamRow): Record<string, unknown> {
     return {
       logStreamName: s.name,
       creationTime: s.created,
       ...(s.firstEvent !== null ? { firstEventTimestamp: s.firstEvent } : {}),
       ...(s.lastEvent !== null ? { lastEventTimestamp: s.lastEvent } : {}),
       ...(s.lastIngestion !== null ? { lastIngestionTime: s.lastIngestion } : {}),
-      arn: `${this.groupArn(group)}:log-stream:${s.name}`,
+      arn: `${this.groupArn(account, group)}:log-stream:${s.name}`,
       storedBytes: 0,
     };
   }

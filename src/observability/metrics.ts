@@ -11,7 +11,7 @@ export type GaugeValue = number | readonly { readonly labels: Labels; readonly v
 export const otherFunctions = '_other_';
 
 export interface MetricsOptions {
-  /** Distinct `function` label values; later functions are folded into `_other_`. */
+  /** Distinct functions (account and name) labelled; later functions are folded into `_other_`. */
   readonly maxFunctionLabels: number;
   /** Node.js process metrics (heap, event loop lag, CPU), prefixed `kiln_`. */
   readonly processMetrics?: boolean;
@@ -19,7 +19,7 @@ export interface MetricsOptions {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly functionLabels = new Set<string>();
+  private readonly labelled = new Set<string>();
 
   constructor(private readonly o: MetricsOptions) {
     if (o.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'kiln_' });
@@ -81,14 +81,18 @@ export class Metrics {
   }
 
   /**
-   * The `function` label for a function name: its own name for the first `maxFunctionLabels` functions
-   * seen, `_other_` after that, so a platform with many functions cannot blow up the series count.
+   * The `account` and `function` labels of an account's function: its own name for the first
+   * `maxFunctionLabels` functions seen, `_other_` after that, so a platform with many functions cannot
+   * blow up the series count. Two accounts' functions of the same name are two series.
    */
-  functionLabel(name: string): string {
-    if (this.functionLabels.has(name)) return name;
-    if (this.functionLabels.size >= this.o.maxFunctionLabels) return otherFunctions;
-    this.functionLabels.add(name);
-    return name;
+  functionLabels(accountId: string, name: string): { account: string; function: string } {
+    const key = `${accountId}:${name}`;
+    if (this.labelled.has(key)) return { account: accountId, function: name };
+    if (this.labelled.size >= this.o.maxFunctionLabels) {
+      return { account: accountId, function: otherFunctions };
+    }
+    this.labelled.add(key);
+    return { account: accountId, function: name };
   }
 
   /** The exposition text and its content type. */

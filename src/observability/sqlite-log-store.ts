@@ -7,6 +7,8 @@ import type { LogEvent } from './log-capture.js';
 import { migrateLogs } from './log-store-schema.js';
 
 export interface LogEntry {
+  /** The account of the function that logged it: its group is that account's. */
+  readonly account: string;
   readonly group: string;
   readonly stream: string;
   readonly event: LogEvent;
@@ -33,10 +35,12 @@ export class SqliteLogStore {
   private readonly stmt;
   private readonly writeTx: (entries: readonly LogEntry[]) => void;
 
+  /** `defaultAccount` receives the groups of a logs.db made before accounts existed. */
   constructor(
     file: string,
     private readonly limits: LogLimits,
     private readonly clock: Clock,
+    defaultAccount: string,
   ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -45,11 +49,13 @@ export class SqliteLogStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-    migrateLogs(this.db);
+    migrateLogs(this.db, defaultAccount);
     const db = this.db;
     this.stmt = {
-      groupId: db.prepare<[string], { id: number }>('SELECT id FROM log_groups WHERE name = ?'),
-      addGroup: db.prepare('INSERT INTO log_groups (name, created) VALUES (?, ?)'),
+      groupId: db.prepare<[string, string], { id: number }>(
+        'SELECT id FROM log_groups WHERE account = ? AND name = ?',
+      ),
+      addGroup: db.prepare('INSERT INTO log_groups (account, name, created) VALUES (?, ?, ?)'),
       streamId: db.prepare<[number, string], { id: number }>(
         'SELECT id FROM log_streams WHERE group_id = ? AND name = ?',
       ),
@@ -99,9 +105,9 @@ export class SqliteLogStore {
     const now = this.clock.now();
     const groupBytes = new Map<number, number>();
     const streams = new Map<number, number>();
-    for (const { group, stream, event } of entries) {
-      const groupId = this.groupId(group, now);
-      const streamId = this.streamId(groupId, group, stream, now);
+    for (const { account, group, stream, event } of entries) {
+      const groupId = this.groupId(account, group, now);
+      const streamId = this.streamId(groupId, stream, now);
       const size = eventSize(event.message);
       this.stmt.addEvent.run(groupId, streamId, event.timestamp, now, size, event.message);
       groupBytes.set(groupId, (groupBytes.get(groupId) ?? 0) + size);
@@ -162,16 +168,16 @@ export class SqliteLogStore {
     this.db.close();
   }
 
-  private groupId(name: string, now: number): number {
-    const key = `g\n${name}`;
-    let id = this.ids.get(key) ?? this.stmt.groupId.get(name)?.id;
-    if (id === undefined) id = Number(this.stmt.addGroup.run(name, now).lastInsertRowid);
+  private groupId(account: string, name: string, now: number): number {
+    const key = `g\n${account}\n${name}`;
+    let id = this.ids.get(key) ?? this.stmt.groupId.get(account, name)?.id;
+    if (id === undefined) id = Number(this.stmt.addGroup.run(account, name, now).lastInsertRowid);
     this.remember(key, id);
     return id;
   }
 
-  private streamId(groupId: number, group: string, name: string, now: number): number {
-    const key = `s\n${group}\n${name}`;
+  private streamId(groupId: number, name: string, now: number): number {
+    const key = `s\n${groupId}\n${name}`;
     let id = this.ids.get(key) ?? this.stmt.streamId.get(groupId, name)?.id;
     if (id === undefined) id = Number(this.stmt.addStream.run(groupId, name, now).lastInsertRowid);
     this.remember(key, id);

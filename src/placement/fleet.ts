@@ -16,8 +16,8 @@ import type { InvocationRequest } from '../runtime-api/index.js';
 export interface WorkerHandle {
   readonly id: string;
   invoke(spec: FunctionSpec, req: InvocationRequest): Promise<InvokeResult>;
-  /** See Worker.retire: all of a function, or one version's environments except `keepRevision`. */
-  retire(functionName: string, version?: string, keepRevision?: string): Promise<void>;
+  /** See Worker.retire: all of a function (by unqualified ARN), or one version's except `keepRevision`. */
+  retire(functionArn: string, version?: string, keepRevision?: string): Promise<void>;
   drain(): Promise<void>;
   kill(): Promise<void>;
   environments(): EnvironmentInfo[];
@@ -63,12 +63,12 @@ export class Fleet {
     return this.active.provisionedStatus(id);
   }
 
-  async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
+  async retire(functionArn: string, version?: string, keepRevision?: string): Promise<void> {
     for (const [id, p] of this.provisioned) {
-      if (isRetiredBy(p.spec, functionName, version, keepRevision)) this.provisioned.delete(id);
+      if (isRetiredBy(p.spec, functionArn, version, keepRevision)) this.provisioned.delete(id);
     }
     await Promise.all(
-      [this.active, ...this.draining.keys()].map((w) => w.retire(functionName, version, keepRevision)),
+      [this.active, ...this.draining.keys()].map((w) => w.retire(functionArn, version, keepRevision)),
     );
   }
 

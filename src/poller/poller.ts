@@ -37,10 +37,14 @@ export interface PollerDeps {
   readonly log: Logger;
   /** Runs one attempt; throws ApiError when it never reached the function (throttled, not found, …). */
   invoke(event: LeasedEvent): Promise<AttemptResult>;
-  /** The settings for a function and qualifier; undefined when either no longer exists. */
-  policy(functionName: string, qualifier: string | undefined): AsyncPolicy | undefined;
-  target(destinationArn: string): DeliveryTarget;
-  functionArn(functionName: string, qualifier: string | undefined): string;
+  /** The settings for an account's function and qualifier; undefined when either no longer exists. */
+  policy(accountId: string, functionName: string, qualifier: string | undefined): AsyncPolicy | undefined;
+  /**
+   * Where a destination of an account's function delivers: a function of that same account, or undefined
+   * when the ARN names none (configuration refuses such ARNs; this keeps a delivery from ever leaving it).
+   */
+  target(accountId: string, destinationArn: string): DeliveryTarget | undefined;
+  functionArn(accountId: string, functionName: string, qualifier: string | undefined): string;
   newId(): string;
   /** Events one poller runs at once. */
   readonly batchSize: number;
@@ -100,7 +104,7 @@ export class Poller {
   }
 
   private async process(event: LeasedEvent): Promise<void> {
-    const policy = this.d.policy(event.functionName, event.qualifier);
+    const policy = this.d.policy(event.accountId, event.functionName, event.qualifier);
     if (!policy) {
       return this.settle(event, {
         kind: 'done',
@@ -130,7 +134,7 @@ export class Poller {
     }
     if (!result.functionError) {
       const followUps = policy.onSuccess
-        ? [this.record(policy.onSuccess, event, 'Success', event.attempts, result)]
+        ? this.record(policy.onSuccess, event, 'Success', event.attempts, result)
         : [];
       return this.settle(event, {
         kind: 'done',
@@ -162,8 +166,8 @@ export class Poller {
     last: AttemptResult | undefined,
   ): Promise<void> {
     const followUps: NewEvent[] = [];
-    if (policy.onFailure) followUps.push(this.record(policy.onFailure, event, condition, attempts, last));
-    if (policy.deadLetter) followUps.push(this.delivery(policy.deadLetter, event.payload));
+    if (policy.onFailure) followUps.push(...this.record(policy.onFailure, event, condition, attempts, last));
+    if (policy.deadLetter) followUps.push(...this.delivery(policy.deadLetter, event, event.payload));
     const detail =
       condition === 'EventAgeExceeded'
         ? `Event older than MaximumEventAgeInSeconds (${policy.maxAgeMs / 1000}) after ${attempts} attempts.`
@@ -177,29 +181,40 @@ export class Poller {
     condition: 'Success' | 'RetriesExhausted' | 'EventAgeExceeded',
     attempts: number,
     last: AttemptResult | undefined,
-  ): NewEvent {
+  ): NewEvent[] {
     const payload = invocationRecord({
       requestId: event.id,
-      functionArn: this.d.functionArn(event.functionName, event.qualifier ?? '$LATEST'),
+      functionArn: this.d.functionArn(event.accountId, event.functionName, event.qualifier ?? '$LATEST'),
       condition,
       approximateInvokeCount: attempts,
       requestPayload: event.payload,
       ...(last ? { response: last } : {}),
       timestamp: this.d.clock.now(),
     });
-    return this.delivery(destination, payload);
+    return this.delivery(destination, event, payload);
   }
 
-  private delivery(destination: string, payload: Buffer): NewEvent {
-    const t = this.d.target(destination);
-    return {
-      id: this.d.newId(),
-      functionName: t.functionName,
-      qualifier: t.qualifier,
-      payload,
-      enqueuedAt: this.d.clock.now(),
-      leaseMs: t.leaseMs,
-    };
+  /** The delivery to `destination`, an event of the same account as `from`; none for a foreign ARN. */
+  private delivery(destination: string, from: LeasedEvent, payload: Buffer): NewEvent[] {
+    const t = this.d.target(from.accountId, destination);
+    if (!t) {
+      this.d.log.warn(
+        { requestId: from.id, account: from.accountId, destination },
+        "async delivery skipped: the destination is not a function of the event's account",
+      );
+      return [];
+    }
+    return [
+      {
+        id: this.d.newId(),
+        accountId: from.accountId,
+        functionName: t.functionName,
+        qualifier: t.qualifier,
+        payload,
+        enqueuedAt: this.d.clock.now(),
+        leaseMs: t.leaseMs,
+      },
+    ];
   }
 
   private async settle(event: LeasedEvent, settlement: Settlement): Promise<void> {

@@ -5,6 +5,8 @@
 export interface NewEvent {
   /** The request id answered with the 202; the function sees it as its request id on every attempt. */
   readonly id: string;
+  /** The account that invoked: the event runs there, and its deliveries go to functions of that account. */
+  readonly accountId: string;
   readonly functionName: string;
   /** The qualifier as invoked (a version or an alias); undefined for an unqualified invoke. */
   readonly qualifier: string | undefined;
@@ -49,6 +51,7 @@ export type Settlement =
 /** What happened to one event, while queued or after. */
 export interface EventStatus {
   readonly id: string;
+  readonly accountId: string;
   readonly functionName: string;
   readonly qualifier: string | undefined;
   readonly state: 'queued' | 'in-flight' | 'done';
@@ -60,6 +63,7 @@ export interface EventStatus {
 }
 
 export interface FunctionQueueStats {
+  readonly accountId: string;
   readonly functionName: string;
   readonly depth: number;
   readonly inFlight: number;
@@ -92,8 +96,8 @@ export interface EventQueue {
   releaseLeases(now: number): number;
   stats(now: number): QueueStats;
   status(id: string): EventStatus | undefined;
-  /** The function's most recently finished events, newest first (as long as outcomes are kept). */
-  recent(functionName: string, limit: number): EventStatus[];
+  /** An account's function's most recently finished events, newest first (as long as outcomes are kept). */
+  recent(accountId: string, functionName: string, limit: number): EventStatus[];
   /** Called after every commit that may have made an event visible. */
   onChange(listener: () => void): void;
   /** Waits for pending commits, then closes. */

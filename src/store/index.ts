@@ -1,2 +1,8 @@
-export type { CodeStore, ListPage, MetadataStore, ProvisionedConcurrencyRecord } from './ports.js';
+export type {
+  AccountMetadata,
+  CodeStore,
+  ListPage,
+  MetadataStore,
+  ProvisionedConcurrencyRecord,
+} from './ports.js';
 export type { AccessKey, AccountRecord, AccountStore, KeyOwner } from './accounts.js';

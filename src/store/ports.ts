@@ -23,8 +23,24 @@ export interface ProvisionedConcurrencyRecord {
   readonly lastModified: number;
 }
 
-/** Function metadata. Every method is one transaction. */
+/**
+ * Function metadata, per account: everything (functions, versions, aliases, concurrency, event invoke
+ * configs) belongs to one account, and the same name may exist in several. Services get the view of the
+ * caller's account and cannot reach another's.
+ */
 export interface MetadataStore {
+  /** The metadata of one account, with every method scoped to it. */
+  account(accountId: string): AccountMetadata;
+  /** Provisioned concurrency configurations of every account, at startup. */
+  allProvisioned(): (ProvisionedConcurrencyRecord & { readonly accountId: string })[];
+  /** Hex sha256 of every code package some record (`$LATEST` or a version) of any account points at. */
+  referencedCode(): Set<string>;
+  close(): void;
+}
+
+/** One account's function metadata. Every method is one transaction. */
+export interface AccountMetadata {
+  readonly accountId: string;
   get(name: string): FunctionRecord | undefined;
   /** Fails with ResourceConflictException if the name exists. */
   create(record: FunctionRecord): void;
@@ -77,13 +93,13 @@ export interface MetadataStore {
   getReservedConcurrency(name: string): number | undefined;
   /** Sets (or with undefined, removes) a function's reserved concurrency. */
   setReservedConcurrency(name: string, value: number | undefined): void;
-  /** Sum of every function's reserved concurrency. */
+  /** Sum of the account's reserved concurrency. */
   reservedConcurrencyTotal(): number;
   getProvisioned(name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined;
   /** Creates or replaces a configuration; false when the function is gone. */
   putProvisioned(record: ProvisionedConcurrencyRecord): boolean;
   deleteProvisioned(name: string, qualifier: string): boolean;
-  /** One function's configurations by qualifier, or (no name) every function's. */
+  /** One function's configurations by qualifier, or (no name) those of every function of the account. */
   listProvisioned(name?: string): ProvisionedConcurrencyRecord[];
   /** The asynchronous invocation settings of `$LATEST`, a version number or an alias name. */
   getEventInvokeConfig(name: string, qualifier: string): EventInvokeConfigRecord | undefined;
@@ -96,10 +112,8 @@ export interface MetadataStore {
   deleteEventInvokeConfig(name: string, qualifier: string): boolean;
   /** One function's configurations: `$LATEST`, then versions by number, then aliases by name. */
   listEventInvokeConfigs(name: string): EventInvokeConfigRecord[];
-  /** Hex sha256 of every code package some record (`$LATEST` or a version) still points at. */
-  referencedCode(): Set<string>;
+  /** The account's function count and code size. */
   usage(): { functionCount: number; totalCodeSize: number };
-  close(): void;
 }
 
 /** A stored package unpacked for execution, held (kept from garbage collection) until released. */

@@ -16,7 +16,7 @@ import { RuntimeApiServer, type InvocationOutcome, type InvocationRequest } from
 import type { Clock, Logger } from '../shared/index.js';
 import type { Driver, Sandbox, SandboxExit } from './driver.js';
 import { StateMachine, type EnvironmentState } from './environment-state.js';
-import { specKey, type FunctionSpec } from './function-spec.js';
+import { accountOf, specKey, type FunctionSpec } from './function-spec.js';
 import { runtimeArgv, runtimeEnv, usesSocketDirectly } from './runtime-launch.js';
 import type { Zygote } from './zygote.js';
 
@@ -109,6 +109,7 @@ export class Environment {
     this.machine = new StateMachine(this.id, (from, to) => onState?.(this, from, to));
     this.logs = new LogCapture(
       d.sink,
+      accountOf(spec),
       `/aws/lambda/${spec.functionName}`,
       logStreamName(d.clock.now(), spec.version, this.id),
       () => d.clock.now(),

@@ -3,6 +3,7 @@ import type { Runtime } from '../model/index.js';
 
 export interface FunctionSpec {
   readonly functionName: string;
+  /** The function's unqualified ARN: it names the account, so it is what keys a function everywhere. */
   readonly functionArn: string;
   /** `$LATEST` or a published version number. */
   readonly version: string;
@@ -21,18 +22,21 @@ export interface FunctionSpec {
   readonly region: string;
 }
 
-/** Environments are shared only between invocations of exactly the same snapshot. */
-export const specKey = (s: FunctionSpec): string => `${s.functionName}\n${s.version}\n${s.revisionId}`;
+/** Environments are shared only between invocations of exactly the same snapshot of the same account. */
+export const specKey = (s: FunctionSpec): string => `${s.functionArn}\n${s.version}\n${s.revisionId}`;
+
+/** The account a function belongs to (`arn:aws:lambda:<region>:<account>:function:<name>`). */
+export const accountOf = (s: Pick<FunctionSpec, 'functionArn'>): string => s.functionArn.split(':')[4] ?? '';
 
 /**
- * Whether retiring `functionName` (all of it when `version` is undefined, else that version except
- * revision `keepRevision`) retires environments of `spec`.
+ * Whether retiring the function `functionArn` (all of it when `version` is undefined, else that version
+ * except revision `keepRevision`) retires environments of `spec`.
  */
 export const isRetiredBy = (
   spec: FunctionSpec,
-  functionName: string,
+  functionArn: string,
   version?: string,
   keepRevision?: string,
 ): boolean =>
-  spec.functionName === functionName &&
+  spec.functionArn === functionArn &&
   (version === undefined || (spec.version === version && spec.revisionId !== keepRevision));

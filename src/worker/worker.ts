@@ -50,6 +50,8 @@ interface ProvisionedTarget {
 export interface EnvironmentInfo {
   readonly id: string;
   readonly functionName: string;
+  /** Unqualified; names the function's account. */
+  readonly functionArn: string;
   readonly version: string;
   readonly state: EnvironmentState;
   readonly frozen: boolean;
@@ -141,14 +143,14 @@ export class Worker {
    * those of one version except revision `keepRevision` (`$LATEST` changed, or a version was deleted).
    * Idle environments go now, busy ones after their invocation.
    */
-  async retire(functionName: string, version?: string, keepRevision?: string): Promise<void> {
+  async retire(functionArn: string, version?: string, keepRevision?: string): Promise<void> {
     for (const [id, t] of this.provisioned) {
-      if (isRetiredBy(t.spec, functionName, version, keepRevision)) this.provisioned.delete(id);
+      if (isRetiredBy(t.spec, functionArn, version, keepRevision)) this.provisioned.delete(id);
     }
     const stops: Promise<void>[] = [];
     for (const env of this.envs.values()) {
       const { spec } = env;
-      if (!isRetiredBy(spec, functionName, version, keepRevision)) continue;
+      if (!isRetiredBy(spec, functionArn, version, keepRevision)) continue;
       env.retired = true;
       env.provisionedFor = undefined;
       if (env.state === 'idle') stops.push(env.stop());
@@ -365,6 +367,7 @@ export class Worker {
     return {
       id: e.id,
       functionName: e.spec.functionName,
+      functionArn: e.spec.functionArn,
       version: e.spec.version,
       state: e.state,
       frozen: e.isFrozen,

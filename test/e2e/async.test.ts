@@ -151,14 +151,26 @@ describe('async invocation (Event)', () => {
     const shown = JSON.parse(kilnCli('async', 'event', id));
     assert.equal(shown.RequestId, id);
     assert.equal(shown.Condition, 'Success');
+    assert.equal(shown.AccountId, '000000000000');
+    // A function's recent events are its account's: the caller's by default, or the one named.
+    const recent = (...args: string[]) =>
+      (
+        JSON.parse(kilnCli('async', 'events', 'rec', ...args)) as { Events: { RequestId: string }[] }
+      ).Events.map((e) => e.RequestId);
+    assert.ok(recent().includes(id));
+    assert.ok(recent('--account', '000000000000').includes(id));
+    assert.deepEqual(recent('--account', '222222222222'), []);
     assert.match(kilnCli('async', 'status'), /^queued \d+ \(in flight \d+\), oldest \d+ s\ndropped: /);
     assert.equal(kilnCli('async', 'pause'), 'pollers paused\n');
     const held = await event({ held: true });
     assert.equal((await asyncEvent(kiln.endpoint, held))?.State, 'queued');
     assert.match(kilnCli('async', 'status'), /pollers PAUSED[\s\S]*rec +1 /);
     const metrics = await (await fetch(`${kiln.endpoint}/metrics`)).text();
-    assert.match(metrics, /^kiln_async_queue_depth\{function="rec"\} 1$/m);
-    assert.match(metrics, /^kiln_async_oldest_event_age_seconds\{function="rec"\} [\d.]+$/m);
+    assert.match(metrics, /^kiln_async_queue_depth\{account="000000000000",function="rec"\} 1$/m);
+    assert.match(
+      metrics,
+      /^kiln_async_oldest_event_age_seconds\{account="000000000000",function="rec"\} [\d.]+$/m,
+    );
     assert.equal(kilnCli('async', 'resume'), 'pollers resumed\n');
     await untilEvent(kiln.endpoint, held, (e) => e.State === 'done');
   });

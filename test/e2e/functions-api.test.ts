@@ -97,17 +97,28 @@ describe('function management API (SDK v3)', () => {
     assert.equal(q.Configuration?.FunctionName, 'hello');
   });
 
-  it('answers ResourceNotFoundException for missing functions, versions and other accounts', async () => {
-    for (const input of [
-      { FunctionName: 'missing' },
-      { FunctionName: 'hello', Qualifier: '7' },
-      { FunctionName: 'arn:aws:lambda:us-east-1:111111111111:function:hello' },
-    ]) {
+  it('answers ResourceNotFoundException for missing functions and versions', async () => {
+    for (const input of [{ FunctionName: 'missing' }, { FunctionName: 'hello', Qualifier: '7' }]) {
       await assert.rejects(
         lambda.send(new GetFunctionCommand(input)),
         (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
           assert.equal(e.name, 'ResourceNotFoundException', JSON.stringify(input));
           assert.equal(e.$metadata?.httpStatusCode, 404);
+          return true;
+        },
+      );
+    }
+  });
+
+  it("answers AccessDeniedException for another account's ARN, whether or not it exists there", async () => {
+    for (const name of ['hello', 'missing']) {
+      await assert.rejects(
+        lambda.send(
+          new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:111111111111:function:${name}` }),
+        ),
+        (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          assert.equal(e.name, 'AccessDeniedException', name);
+          assert.equal(e.$metadata?.httpStatusCode, 403);
           return true;
         },
       );

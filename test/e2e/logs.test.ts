@@ -42,6 +42,8 @@ exports.handler = async (event) => {
 };
 `;
 
+/** The account every request of this suite is made in (Kiln's default). */
+const account = '000000000000';
 const group = '/aws/lambda/logger';
 const streamPattern = /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/;
 const reportPattern = (rid: string, cold: boolean): RegExp =>
@@ -286,7 +288,7 @@ describe('function logs', () => {
   });
 
   it('counts invocations, errors, cold starts, throttles and durations in /metrics', async () => {
-    const fn = { function: 'logger' };
+    const fn = { account, function: 'logger' };
     const before = {
       invocations: await metric(kiln.endpoint, 'kiln_invocations_total', fn),
       errors: await metric(kiln.endpoint, 'kiln_invocation_errors_total', fn),
@@ -309,7 +311,7 @@ describe('function logs', () => {
 
     // An invocation that runs until its 3 s timeout is a concurrent execution while it runs.
     await lambda.send(nodeFunction('sleepy', await nodeZip(nodeSleeps), { Timeout: 3 }));
-    const busy = { function: 'sleepy' };
+    const busy = { account, function: 'sleepy' };
     const running = invoke('sleepy', { ms: 60_000 });
     let settled = false;
     void running.finally(() => (settled = true));
@@ -325,8 +327,11 @@ describe('function logs', () => {
       new PutFunctionConcurrencyCommand({ FunctionName: 'throttled', ReservedConcurrentExecutions: 0 }),
     );
     await assert.rejects(invoke('throttled', {}), { name: 'TooManyRequestsException' });
-    assert.equal(await metric(kiln.endpoint, 'kiln_throttles_total', { function: 'throttled' }), 1);
-    assert.equal(await metric(kiln.endpoint, 'kiln_invocations_total', { function: 'throttled' }), 0);
+    assert.equal(await metric(kiln.endpoint, 'kiln_throttles_total', { account, function: 'throttled' }), 1);
+    assert.equal(
+      await metric(kiln.endpoint, 'kiln_invocations_total', { account, function: 'throttled' }),
+      0,
+    );
 
     const res = await fetch(`${kiln.endpoint}/metrics`);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);

@@ -24,7 +24,7 @@ describe('BufferedLogSink', () => {
       maxBufferBytes: 1 << 20,
       flushDelayMs: 60_000,
     });
-    for (let i = 0; i < 100; i++) sink.append('/aws/lambda/a', 's', event(i));
+    for (let i = 0; i < 100; i++) sink.append('000000000000', '/aws/lambda/a', 's', event(i));
     assert.equal(writer.batches.length, 0);
     sink.flush();
     assert.equal(writer.batches.length, 1);
@@ -48,7 +48,7 @@ describe('BufferedLogSink', () => {
     });
     // 10 MB of lines with no chance to flush in between (no turn of the event loop).
     for (let i = 0; i < 10_000; i++) {
-      sink.append('/aws/lambda/a', 's', event(i, 1000));
+      sink.append('000000000000', '/aws/lambda/a', 's', event(i, 1000));
       assert.ok(sink.bufferedBytes <= max);
     }
     assert.ok(sink.dropped > 9_000);
@@ -78,7 +78,7 @@ describe('BufferedLogSink', () => {
         resolve();
       };
     });
-    for (let i = 0; i < 20; i++) sink.append('/aws/lambda/a', 's', event(i, 1000));
+    for (let i = 0; i < 20; i++) sink.append('000000000000', '/aws/lambda/a', 's', event(i, 1000));
     await written;
     assert.equal(writer.batches[0]?.length, 20);
     sink.close();
@@ -92,7 +92,7 @@ describe('BufferedLogSink', () => {
       maxBufferBytes: 16 << 20,
       flushDelayMs: 60_000,
     });
-    for (let i = 0; i < 5000; i++) sink.append('/aws/lambda/a', 's', event(i));
+    for (let i = 0; i < 5000; i++) sink.append('000000000000', '/aws/lambda/a', 's', event(i));
     sink.flush();
     assert.deepEqual(
       writer.batches.map((b) => b.length),
@@ -111,15 +111,15 @@ describe('BufferedLogSink', () => {
       flushDelayMs: 60_000,
     });
     writer.fail = true;
-    sink.append('/aws/lambda/a', 's', event(1));
+    sink.append('000000000000', '/aws/lambda/a', 's', event(1));
     sink.flush();
     assert.equal(sink.dropped, 1);
     writer.fail = false;
-    sink.append('/aws/lambda/a', 's', event(2));
+    sink.append('000000000000', '/aws/lambda/a', 's', event(2));
     sink.close();
     assert.equal(writer.batches.length, 1);
     // Closed: later events are refused, not queued forever.
-    sink.append('/aws/lambda/a', 's', event(3));
+    sink.append('000000000000', '/aws/lambda/a', 's', event(3));
     assert.equal(sink.dropped, 2);
     assert.equal(sink.bufferedBytes, 0);
   });

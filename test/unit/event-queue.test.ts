@@ -1,13 +1,17 @@
 // The embedded event queue: durability across reopen, leases and their expiry, settlement by token,
-// group commit, statistics and outcome retention.
+// group commit, statistics and outcome retention, accounts, and the migration of a queue from before them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import type { NewEvent } from '../../src/queue/index.js';
 import { SqliteEventQueue } from '../../src/queue/sqlite/index.js';
 
+/** The account events are accepted in unless a test says otherwise. */
+const A = '000000000000';
+const B = '222222222222';
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -18,11 +22,12 @@ function open(file?: string, outcomeLimit = 100_000): { q: SqliteEventQueue; fil
     dirs.push(dir);
     f = join(dir, 'events.db');
   }
-  return { q: new SqliteEventQueue(f, { outcomeRetentionMs: 60_000, outcomeLimit }), file: f };
+  return { q: new SqliteEventQueue(f, A, { outcomeRetentionMs: 60_000, outcomeLimit }), file: f };
 }
 
-const ev = (id: string, at = 0, fn = 'f'): NewEvent => ({
+const ev = (id: string, at = 0, fn = 'f', accountId = A): NewEvent => ({
   id,
+  accountId,
   functionName: fn,
   qualifier: undefined,
   payload: Buffer.from(`{"id":"${id}"}`),
@@ -97,6 +102,7 @@ describe('SqliteEventQueue', () => {
     assert.ok(ok);
     assert.deepEqual(q.status('a'), {
       id: 'a',
+      accountId: A,
       functionName: 'f',
       qualifier: undefined,
       state: 'done',
@@ -108,7 +114,9 @@ describe('SqliteEventQueue', () => {
     });
     const s = q.stats(10);
     assert.deepEqual(s.dropped, { RetriesExhausted: 1 });
-    assert.deepEqual(s.functions, [{ functionName: 'dest', depth: 1, inFlight: 0, oldestAgeMs: 5 }]);
+    assert.deepEqual(s.functions, [
+      { accountId: A, functionName: 'dest', depth: 1, inFlight: 0, oldestAgeMs: 5 },
+    ]);
     await q.close();
   });
 
@@ -133,6 +141,70 @@ describe('SqliteEventQueue', () => {
     assert.equal(results.filter((r) => r.status === 'rejected').length, 1, 'the duplicate id');
     assert.equal(q.stats(0).depth, 200);
     assert.ok(changes <= 2, `one commit for the batch (and its retry), saw ${changes}`);
+    await q.close();
+  });
+
+  it("keeps each event's account: leases, statistics and recent outcomes tell two accounts' functions apart", async () => {
+    const { q } = open();
+    await q.enqueue([ev('a1', 0, 'same', A), ev('b1', 0, 'same', B), ev('b2', 0, 'same', B)]);
+    assert.deepEqual(
+      q.stats(1).functions.map((f) => `${f.accountId} ${f.functionName} ${f.depth}`),
+      [`${A} same 1`, `${B} same 2`],
+    );
+    const leased = q.lease(3, 0);
+    assert.deepEqual(
+      leased.map((l) => `${l.id} ${l.accountId}`),
+      [`a1 ${A}`, `b1 ${B}`, `b2 ${B}`],
+    );
+    await Promise.all(leased.map((l, i) => q.settle(l, done(), i)));
+    assert.deepEqual(
+      q.recent(B, 'same', 10).map((o) => `${o.id} ${o.accountId}`),
+      [`b2 ${B}`, `b1 ${B}`],
+    );
+    assert.deepEqual(
+      q.recent(A, 'same', 10).map((o) => o.id),
+      ['a1'],
+    );
+    await q.close();
+  });
+
+  it('migrates a queue from before accounts: its events and outcomes go to the default account', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-queue-'));
+    dirs.push(dir);
+    const file = join(dir, 'events.db');
+    // Schema 1 as the Kiln before accounts made it (queue/sqlite/schema.ts v1).
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        function_name TEXT NOT NULL, qualifier TEXT, payload BLOB NOT NULL, enqueued_at INTEGER NOT NULL,
+        lease_ms INTEGER NOT NULL, visible_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        throttles INTEGER NOT NULL DEFAULT 0, lease_token TEXT) STRICT;
+      CREATE INDEX events_visible ON events(visible_at, seq);
+      CREATE INDEX events_function ON events(function_name);
+      CREATE TABLE outcomes (id TEXT PRIMARY KEY, function_name TEXT NOT NULL, qualifier TEXT,
+        condition TEXT NOT NULL, attempts INTEGER NOT NULL, enqueued_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL, detail TEXT NOT NULL) STRICT;
+      CREATE INDEX outcomes_finished ON outcomes(finished_at);
+      CREATE TABLE dropped (condition TEXT PRIMARY KEY, count INTEGER NOT NULL) STRICT;
+      INSERT INTO events (id, function_name, qualifier, payload, enqueued_at, lease_ms, visible_at)
+        VALUES ('queued', 'f', 'live', X'7B7D', 3, 1000, 3);
+      INSERT INTO outcomes VALUES ('finished', 'f', NULL, 'Success', 1, 1, 2, 'ok');
+      INSERT INTO dropped VALUES ('EventAgeExceeded', 4);
+      PRAGMA user_version = 1;`);
+    old.close();
+
+    const { q } = open(file);
+    const [l] = q.lease(1, 10);
+    assert.deepEqual(
+      [l?.id, l?.accountId, l?.functionName, l?.qualifier, l?.payload.toString()],
+      ['queued', A, 'f', 'live', '{}'],
+    );
+    assert.equal(q.status('finished')?.accountId, A);
+    assert.deepEqual(
+      q.recent(A, 'f', 10).map((o) => o.id),
+      ['finished'],
+    );
+    assert.deepEqual(q.stats(10).dropped, { EventAgeExceeded: 4 });
     await q.close();
   });
 

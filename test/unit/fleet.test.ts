@@ -101,16 +101,28 @@ describe('Fleet (worker leases)', () => {
         return w;
       },
     });
-    const v1 = { functionName: 'f', version: '1', revisionId: 'r1' } as FunctionSpec;
-    const g1 = { functionName: 'g', version: '1', revisionId: 'r2' } as FunctionSpec;
+    const arn = (account: string, name: string) => `arn:aws:lambda:us-east-1:${account}:function:${name}`;
+    const spec = (account: string, name: string, revisionId: string) =>
+      ({ functionName: name, functionArn: arn(account, name), version: '1', revisionId }) as FunctionSpec;
+    const v1 = spec('000000000000', 'f', 'r1');
+    const g1 = spec('000000000000', 'g', 'r2');
+    // Another account's function of the same name: retiring the first account's `g` leaves it alone.
+    const otherG = spec('222222222222', 'g', 'r3');
     fleet.setProvisioned('f:1', v1, 3);
     fleet.setProvisioned('g:live', g1, 2);
     fleet.setProvisioned('g:old', g1, 1);
     fleet.setProvisioned('g:old', undefined, 0);
+    fleet.setProvisioned('other-g:live', otherG, 4);
     assert.deepEqual(fleet.provisionedStatus('f:1'), { allocated: 3 });
-    void fleet.retire('g');
+    void fleet.retire(arn('000000000000', 'g'));
     clock.advance(1000);
     assert.equal(fleet.renewIfExpired(), true);
-    assert.deepEqual([...(workers[1]?.provisioned ?? [])], [['f:1', 3]]);
+    assert.deepEqual(
+      [...(workers[1]?.provisioned ?? [])],
+      [
+        ['f:1', 3],
+        ['other-g:live', 4],
+      ],
+    );
   });
 });

@@ -52,7 +52,7 @@ describe('parseFunctionName', () => {
     );
     assert.equal(
       code(() => parseFunctionName('999999999999:function:f', account)),
-      'ResourceNotFoundException',
+      'AccessDeniedException',
     );
   });
 

@@ -1,9 +1,11 @@
-// logs.db and the Logs API over it, on a manual clock: size caps, retention, paging and bad input.
+// logs.db and the Logs API over it, on a manual clock: size caps, retention, paging, bad input, accounts
+// kept apart, and the migration of a logs.db from before accounts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { JsonServiceError } from '../../src/model/index.js';
 import {
   LogReader,
@@ -18,22 +20,32 @@ const root = mkdtempSync(path.join(tmpdir(), 'kiln-logs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let files = 0;
 
+/** The account most tests read and write in. */
+const A = '000000000000';
+const B = '222222222222';
+type Members = Parameters<LogsApi['describeLogGroups']>[0];
+
+/** The API's operations as one account calls them. */
+const as = (api: LogsApi, account: string) => ({
+  describeLogGroups: (m: Members) => api.describeLogGroups(m, account),
+  describeLogStreams: (m: Members) => api.describeLogStreams(m, account),
+  getLogEvents: (m: Members) => api.getLogEvents(m, account),
+  filterLogEvents: (m: Members) => api.filterLogEvents(m, account),
+});
+
 function open(
   limits: { retentionMs?: number; maxBytesPerGroup?: number } = {},
   clock = new ManualClock(1_000_000),
+  file = path.join(root, `logs-${++files}.db`),
 ) {
   const store = new SqliteLogStore(
-    path.join(root, `logs-${++files}.db`),
+    file,
     { retentionMs: limits.retentionMs ?? 1e12, maxBytesPerGroup: limits.maxBytesPerGroup ?? 1e12 },
     clock,
+    A,
   );
-  const api = new LogsApi({
-    reader: new LogReader(store.db),
-    flush: () => undefined,
-    region: 'us-east-1',
-    accountId: '000000000000',
-  });
-  return { store, api, clock };
+  const raw = new LogsApi({ reader: new LogReader(store.db), flush: () => undefined, region: 'us-east-1' });
+  return { store, api: as(raw, A), raw, clock };
 }
 
 const entries = (
@@ -42,8 +54,10 @@ const entries = (
   from: number,
   count: number,
   ts = (i: number) => i,
+  account = A,
 ): LogEntry[] =>
   Array.from({ length: count }, (_, k) => ({
+    account,
     group,
     stream,
     event: { timestamp: ts(from + k), message: `message ${from + k}` },
@@ -276,18 +290,100 @@ describe('Logs API bad input', () => {
     );
     assert.throws(() => api.describeLogStreams({ ...g, orderBy: 'Size' }), code('InvalidParameterException'));
     assert.throws(() => api.describeLogStreams({ ...g, descending: 'yes' }), code('SerializationException'));
-    // A group named by ARN works; an ARN of another account is not found.
+    // A group named by ARN works; an ARN of another account is refused.
     const arn = 'arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/a';
     assert.equal(messages(api.filterLogEvents({ logGroupIdentifier: arn })).length, 1);
     assert.throws(
       () => api.filterLogEvents({ logGroupIdentifier: arn.replace('000000000000', '111111111111') }),
-      code('ResourceNotFoundException'),
+      code('AccessDeniedException'),
     );
     assert.throws(
       () => api.filterLogEvents({ ...g, logGroupIdentifier: arn }),
       code('InvalidParameterException'),
     );
     assert.equal(messages(api.filterLogEvents(g)).length, 1);
+    store.close();
+  });
+
+  it("keeps accounts' groups apart: the same name is two groups, and each account sees its own", () => {
+    const { store, raw } = open();
+    const a = as(raw, A);
+    const b = as(raw, B);
+    store.write([
+      ...entries('/aws/lambda/same', 's', 0, 2, undefined, A),
+      ...entries('/aws/lambda/same', 's', 10, 3, undefined, B),
+      ...entries('/aws/lambda/only-a', 's', 20, 1, undefined, A),
+    ]);
+    const names = (answer: unknown): string[] =>
+      (answer as { logGroups: { logGroupName: string; logGroupArn: string }[] }).logGroups.map(
+        (g) => `${g.logGroupName} ${g.logGroupArn}`,
+      );
+    assert.deepEqual(names(a.describeLogGroups({})), [
+      `/aws/lambda/only-a arn:aws:logs:us-east-1:${A}:log-group:/aws/lambda/only-a`,
+      `/aws/lambda/same arn:aws:logs:us-east-1:${A}:log-group:/aws/lambda/same`,
+    ]);
+    assert.deepEqual(names(b.describeLogGroups({ logGroupNamePrefix: '/aws/lambda/' })), [
+      `/aws/lambda/same arn:aws:logs:us-east-1:${B}:log-group:/aws/lambda/same`,
+    ]);
+    assert.deepEqual(names(b.describeLogGroups({ logGroupNamePattern: 'only' })), []);
+    const g = { logGroupName: '/aws/lambda/same' };
+    assert.deepEqual(messages(a.filterLogEvents(g)), ['message 0', 'message 1']);
+    assert.deepEqual(messages(b.filterLogEvents(g)), ['message 10', 'message 11', 'message 12']);
+    assert.deepEqual(messages(b.getLogEvents({ ...g, logStreamName: 's', startFromHead: true })), [
+      'message 10',
+      'message 11',
+      'message 12',
+    ]);
+    const streamArn = (answer: unknown): string =>
+      (answer as { logStreams: { arn: string }[] }).logStreams.map((x) => x.arn).join();
+    assert.equal(
+      streamArn(b.describeLogStreams(g)),
+      `arn:aws:logs:us-east-1:${B}:log-group:/aws/lambda/same:log-stream:s`,
+    );
+    // B cannot reach A's group by name or by ARN, and the refusal is the same whether it exists or not.
+    assert.throws(
+      () => b.filterLogEvents({ logGroupName: '/aws/lambda/only-a' }),
+      code('ResourceNotFoundException'),
+    );
+    for (const group of ['/aws/lambda/only-a', '/aws/lambda/nothing']) {
+      assert.throws(
+        () => b.filterLogEvents({ logGroupIdentifier: `arn:aws:logs:us-east-1:${A}:log-group:${group}` }),
+        code('AccessDeniedException'),
+      );
+    }
+    store.close();
+  });
+
+  it('migrates a logs.db from before accounts: its groups, streams and events go to the default account', () => {
+    const file = path.join(root, `logs-${++files}.db`);
+    const first = open({}, new ManualClock(1_000_000), file);
+    first.store.write(entries('/aws/lambda/old', 's', 0, 3));
+    first.store.close();
+    // Put the file back into schema 1 as the Kiln before accounts wrote it.
+    const db = new Database(file);
+    db.exec(`
+      CREATE TABLE g1 (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO g1 SELECT id, name, created, stored_bytes FROM log_groups;
+      DROP TABLE log_groups;
+      ALTER TABLE g1 RENAME TO log_groups;
+      PRAGMA user_version = 1;`);
+    db.close();
+
+    const { store, raw } = open({}, new ManualClock(1_000_000), file);
+    const g = { logGroupName: '/aws/lambda/old' };
+    assert.deepEqual(messages(as(raw, A).filterLogEvents(g)), ['message 0', 'message 1', 'message 2']);
+    assert.equal(storedBytes(store, '/aws/lambda/old'), actualBytes(store), 'stored bytes kept');
+    assert.throws(() => as(raw, B).filterLogEvents(g), code('ResourceNotFoundException'));
+    // The same name in another account is a new group; the old one keeps taking its own events.
+    store.write([
+      ...entries('/aws/lambda/old', 's', 3, 1),
+      ...entries('/aws/lambda/old', 's', 9, 1, undefined, B),
+    ]);
+    assert.equal(messages(as(raw, A).filterLogEvents(g)).length, 4);
+    assert.deepEqual(messages(as(raw, B).filterLogEvents(g)), ['message 9']);
+    assert.equal(store.db.pragma('user_version', { simple: true }), 2);
+    assert.deepEqual(store.db.pragma('foreign_key_check'), []);
     store.close();
   });
 });

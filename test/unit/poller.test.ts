@@ -26,6 +26,10 @@ const boom: AttemptResult = {
   payload: Buffer.from('{"errorType":"Error","errorMessage":"boom"}'),
 };
 
+/** The account most events are accepted in. */
+const A = '000000000000';
+const B = '222222222222';
+
 /** A queue whose settlements can be awaited, and a fleet of pollers driving a scripted function. */
 function harness(opts: {
   script: Script;
@@ -37,7 +41,10 @@ function harness(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-poller-'));
   dirs.push(dir);
   const clock = new ManualClock(1_000_000);
-  const real = new SqliteEventQueue(join(dir, 'events.db'), { outcomeRetentionMs: 1e9, outcomeLimit: 1e6 });
+  const real = new SqliteEventQueue(join(dir, 'events.db'), A, {
+    outcomeRetentionMs: 1e9,
+    outcomeLimit: 1e6,
+  });
   const settlements: Array<{ event: LeasedEvent; s: Settlement }> = [];
   const waiters: Array<() => void> = [];
   const queue: EventQueue = Object.assign(Object.create(real) as EventQueue, {
@@ -48,24 +55,34 @@ function harness(opts: {
       return r;
     },
   });
-  const attempts: Array<{ fn: string; id: string; at: number; payload: string }> = [];
+  const attempts: Array<{ account: string; fn: string; id: string; at: number; payload: string }> = [];
   const fleet = new PollerFleet(
     {
       queue,
       clock,
       log: silentLogger(),
       invoke: (e) => {
-        attempts.push({ fn: e.functionName, id: e.id, at: clock.now(), payload: e.payload.toString() });
+        attempts.push({
+          account: e.accountId,
+          fn: e.functionName,
+          id: e.id,
+          at: clock.now(),
+          payload: e.payload.toString(),
+        });
         return opts.script(e);
       },
-      policy: (name) =>
+      policy: (_account, name) =>
         opts.missing?.includes(name)
           ? undefined
           : name === 'f'
             ? { maxRetries: 2, maxAgeMs: 21_600_000, ...opts.policy }
             : { maxRetries: 2, maxAgeMs: 21_600_000 },
-      target: (arn) => ({ functionName: arn.split(':')[6] ?? '', qualifier: undefined, leaseMs: 5000 }),
-      functionArn: (n, q) => `arn:aws:lambda:us-east-1:000000000000:function:${n}${q ? `:${q}` : ''}`,
+      // As the platform's: only a function of the event's own account is a target.
+      target: (account, arn) =>
+        arn.split(':')[4] === account
+          ? { functionName: arn.split(':')[6] ?? '', qualifier: undefined, leaseMs: 5000 }
+          : undefined,
+      functionArn: (account, n, q) => `arn:aws:lambda:us-east-1:${account}:function:${n}${q ? `:${q}` : ''}`,
       newId: (() => {
         let n = 0;
         return () => `gen-${++n}`;
@@ -83,10 +100,11 @@ function harness(opts: {
     clock.advance(ms);
     fleet.wake();
   };
-  const enqueue = (id: string, payload = '{}', fn = 'f') =>
+  const enqueue = (id: string, payload = '{}', fn = 'f', accountId = A) =>
     real.enqueue([
       {
         id,
+        accountId,
         functionName: fn,
         qualifier: undefined,
         payload: Buffer.from(payload),
@@ -101,7 +119,7 @@ function harness(opts: {
   return { clock, real, settlements, attempts, settled, advance, enqueue, stop };
 }
 
-const arnOf = (n: string) => `arn:aws:lambda:us-east-1:000000000000:function:${n}`;
+const arnOf = (n: string, account = A) => `arn:aws:lambda:us-east-1:${account}:function:${n}`;
 
 describe('pollers', () => {
   it('runs an event once and sends a Success record to the on-success destination', async () => {
@@ -251,6 +269,29 @@ describe('pollers', () => {
     assert.equal(h.attempts.length, n);
     assert.equal(new Set(h.attempts.map((a) => a.id)).size, n);
     assert.equal(h.real.stats(h.clock.now()).depth, 0);
+    await h.stop();
+  });
+
+  it("runs an event in its own account, delivers within it, and never to another account's ARN", async () => {
+    const h = harness({
+      script: async (e) => (e.functionName === 'f' ? boom : ok('noted')),
+      policy: { maxRetries: 0, onFailure: arnOf('failures', B), deadLetter: arnOf('dlq', A) },
+    });
+    await h.enqueue('r1', '{"n":1}', 'f', B);
+    await h.settled(2);
+    assert.deepEqual(
+      h.attempts.map((a) => `${a.account} ${a.fn}`),
+      [`${B} f`, `${B} failures`],
+      "B's event ran in B, its record went to B's function, and A's dead-letter ARN got nothing",
+    );
+    const record = JSON.parse(h.attempts[1]?.payload ?? '{}');
+    assert.equal(record.requestContext.functionArn, `${arnOf('f', B)}:$LATEST`);
+    assert.equal(h.real.status('r1')?.accountId, B);
+    assert.deepEqual(
+      h.real.recent(B, 'f', 10).map((o) => o.id),
+      ['r1'],
+    );
+    assert.deepEqual(h.real.recent(A, 'f', 10), [], "A's function of the same name has no such event");
     await h.stop();
   });
 });

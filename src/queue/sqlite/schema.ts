@@ -2,7 +2,7 @@
 // control plane's writes. Each migration runs in one transaction with its `user_version` bump.
 import type Database from 'better-sqlite3';
 
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 const v1 = `
   CREATE TABLE events (
@@ -36,9 +36,20 @@ const v1 = `
     count INTEGER NOT NULL
   ) STRICT;`;
 
-const migrations: ReadonlyArray<string> = [v1];
+// Events and outcomes belong to the account that invoked (its pollers run them there). Rows of a queue made
+// before accounts existed go to the one account that Kiln served (see migrate); the column default only
+// serves that copy, since every insert names its account.
+const v2 = `
+  ALTER TABLE events ADD COLUMN account TEXT NOT NULL DEFAULT '';
+  ALTER TABLE outcomes ADD COLUMN account TEXT NOT NULL DEFAULT '';
+  DROP INDEX events_function;
+  CREATE INDEX events_function ON events(account, function_name);
+  CREATE INDEX outcomes_function ON outcomes(account, function_name, finished_at);`;
 
-export function migrate(db: Database.Database): void {
+const migrations: ReadonlyArray<string> = [v1, v2];
+
+/** Brings events.db to `schemaVersion`; events from before accounts existed go to `defaultAccount`. */
+export function migrate(db: Database.Database, defaultAccount: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > schemaVersion) {
     throw new Error(
@@ -49,6 +60,10 @@ export function migrate(db: Database.Database): void {
     const sql = migrations[next - 1] ?? '';
     db.transaction(() => {
       db.exec(sql);
+      if (next === 2) {
+        db.prepare("UPDATE events SET account = ? WHERE account = ''").run(defaultAccount);
+        db.prepare("UPDATE outcomes SET account = ? WHERE account = ''").run(defaultAccount);
+      }
       db.pragma(`user_version = ${next}`);
     })();
   }

@@ -26,6 +26,7 @@ export interface SqliteEventQueueOptions {
 
 interface EventRow {
   id: string;
+  account: string;
   function_name: string;
   qualifier: string | null;
   payload: Buffer;
@@ -39,6 +40,7 @@ interface EventRow {
 
 interface OutcomeRow {
   id: string;
+  account: string;
   function_name: string;
   qualifier: string | null;
   condition: Condition;
@@ -58,19 +60,21 @@ export class SqliteEventQueue implements EventQueue {
   private readonly listeners: Array<() => void> = [];
   private settledSincePrune = 0;
 
+  /** `defaultAccount` receives the events of an events.db made before accounts existed. */
   constructor(
     file: string,
+    defaultAccount: string,
     private readonly o: SqliteEventQueueOptions,
   ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+    migrate(this.db, defaultAccount);
     const db = this.db;
     this.s = {
       insert: db.prepare(
-        `INSERT INTO events (id, function_name, qualifier, payload, enqueued_at, lease_ms, visible_at)
-         VALUES (@id, @functionName, @qualifier, @payload, @enqueuedAt, @leaseMs, @enqueuedAt)`,
+        `INSERT INTO events (id, account, function_name, qualifier, payload, enqueued_at, lease_ms, visible_at)
+         VALUES (@id, @accountId, @functionName, @qualifier, @payload, @enqueuedAt, @leaseMs, @enqueuedAt)`,
       ),
       lease: db.prepare<{ token: string; now: number; max: number }, EventRow>(
         `UPDATE events SET lease_token = @token, visible_at = @now + lease_ms, attempts = attempts + 1
@@ -84,8 +88,8 @@ export class SqliteEventQueue implements EventQueue {
          WHERE id = @id AND lease_token = @token`,
       ),
       recordOutcome: db.prepare(
-        `INSERT OR REPLACE INTO outcomes (id, function_name, qualifier, condition, attempts, enqueued_at, finished_at, detail)
-         VALUES (@id, @functionName, @qualifier, @condition, @attempts, @enqueuedAt, @finishedAt, @detail)`,
+        `INSERT OR REPLACE INTO outcomes (id, account, function_name, qualifier, condition, attempts, enqueued_at, finished_at, detail)
+         VALUES (@id, @accountId, @functionName, @qualifier, @condition, @attempts, @enqueuedAt, @finishedAt, @detail)`,
       ),
       countDrop: db.prepare<[string]>(
         'INSERT INTO dropped (condition, count) VALUES (?, 1) ON CONFLICT(condition) DO UPDATE SET count = count + 1',
@@ -96,18 +100,18 @@ export class SqliteEventQueue implements EventQueue {
       ),
       perFunction: db.prepare<
         [number],
-        { function_name: string; depth: number; in_flight: number; oldest: number }
+        { account: string; function_name: string; depth: number; in_flight: number; oldest: number }
       >(
-        `SELECT function_name, COUNT(*) AS depth,
+        `SELECT account, function_name, COUNT(*) AS depth,
            SUM(CASE WHEN lease_token IS NOT NULL AND visible_at > ? THEN 1 ELSE 0 END) AS in_flight,
            MIN(enqueued_at) AS oldest
-         FROM events GROUP BY function_name ORDER BY function_name`,
+         FROM events GROUP BY account, function_name ORDER BY account, function_name`,
       ),
       dropped: db.prepare<[], { condition: string; count: number }>('SELECT condition, count FROM dropped'),
       eventById: db.prepare<[string], EventRow>('SELECT * FROM events WHERE id = ?'),
       outcomeById: db.prepare<[string], OutcomeRow>('SELECT * FROM outcomes WHERE id = ?'),
-      recent: db.prepare<[string, number], OutcomeRow>(
-        'SELECT * FROM outcomes WHERE function_name = ? ORDER BY finished_at DESC, rowid DESC LIMIT ?',
+      recent: db.prepare<[string, string, number], OutcomeRow>(
+        'SELECT * FROM outcomes WHERE account = ? AND function_name = ? ORDER BY finished_at DESC, rowid DESC LIMIT ?',
       ),
       pruneOld: db.prepare<[number]>('DELETE FROM outcomes WHERE finished_at < ?'),
       pruneExcess: db.prepare<[number]>(
@@ -134,6 +138,7 @@ export class SqliteEventQueue implements EventQueue {
     this.inTransaction(() => (rows = this.s.lease.all({ token, now, max })), false);
     return rows.map((r) => ({
       id: r.id,
+      accountId: r.account,
       functionName: r.function_name,
       qualifier: r.qualifier ?? undefined,
       payload: r.payload,
@@ -164,6 +169,7 @@ export class SqliteEventQueue implements EventQueue {
         const { condition, detail, attempts } = settlement.outcome;
         this.s.recordOutcome.run({
           id: event.id,
+          accountId: event.accountId,
           functionName: event.functionName,
           qualifier: event.qualifier ?? null,
           condition,
@@ -195,6 +201,7 @@ export class SqliteEventQueue implements EventQueue {
 
   stats(now: number): QueueStats {
     const functions = this.s.perFunction.all(now).map((r) => ({
+      accountId: r.account,
       functionName: r.function_name,
       depth: r.depth,
       inFlight: r.in_flight,
@@ -216,6 +223,7 @@ export class SqliteEventQueue implements EventQueue {
     if (e) {
       return {
         id,
+        accountId: e.account,
         functionName: e.function_name,
         qualifier: e.qualifier ?? undefined,
         state: e.lease_token !== null ? 'in-flight' : 'queued',
@@ -227,8 +235,8 @@ export class SqliteEventQueue implements EventQueue {
     return o && outcomeStatus(o);
   }
 
-  recent(functionName: string, limit: number): EventStatus[] {
-    return this.s.recent.all(functionName, limit).map(outcomeStatus);
+  recent(accountId: string, functionName: string, limit: number): EventStatus[] {
+    return this.s.recent.all(accountId, functionName, limit).map(outcomeStatus);
   }
 
   onChange(listener: () => void): void {
@@ -254,6 +262,7 @@ export class SqliteEventQueue implements EventQueue {
 function outcomeStatus(o: OutcomeRow): EventStatus {
   return {
     id: o.id,
+    accountId: o.account,
     functionName: o.function_name,
     qualifier: o.qualifier ?? undefined,
     state: 'done',

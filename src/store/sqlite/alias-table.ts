@@ -26,38 +26,41 @@ export class AliasTable {
 
   constructor(
     db: Database.Database,
-    private readonly arnOf: (name: string, qualifier?: string) => string,
+    private readonly arnOf: (accountId: string, name: string, qualifier?: string) => string,
   ) {
     const cols = 'name, alias, function_version, routing, description, revision_id';
     this.stmts = {
-      get: db.prepare<[string, string], AliasRow>(`SELECT ${cols} FROM aliases WHERE name = ? AND alias = ?`),
+      get: db.prepare<[string, string, string], AliasRow>(
+        `SELECT ${cols} FROM aliases WHERE account = ? AND name = ? AND alias = ?`,
+      ),
       insert: db.prepare(
-        'INSERT INTO aliases (name, alias, function_version, additional_version, routing, description, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO aliases (account, name, alias, function_version, additional_version, routing, description, revision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       replace: db.prepare(
-        'UPDATE aliases SET function_version = ?, additional_version = ?, routing = ?, description = ?, revision_id = ? WHERE name = ? AND alias = ? AND revision_id = ?',
+        'UPDATE aliases SET function_version = ?, additional_version = ?, routing = ?, description = ?, revision_id = ? WHERE account = ? AND name = ? AND alias = ? AND revision_id = ?',
       ),
-      delete: db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?'),
-      list: db.prepare<[string, string, number], AliasRow>(
-        `SELECT ${cols} FROM aliases WHERE name = ? AND alias > ? ORDER BY alias LIMIT ?`,
+      delete: db.prepare('DELETE FROM aliases WHERE account = ? AND name = ? AND alias = ?'),
+      list: db.prepare<[string, string, string, number], AliasRow>(
+        `SELECT ${cols} FROM aliases WHERE account = ? AND name = ? AND alias > ? ORDER BY alias LIMIT ?`,
       ),
-      listFor: db.prepare<[string, string, string, string, number], AliasRow>(
-        `SELECT ${cols} FROM aliases WHERE name = ? AND alias > ? AND (function_version = ? OR additional_version = ?) ORDER BY alias LIMIT ?`,
+      listFor: db.prepare<[string, string, string, string, string, number], AliasRow>(
+        `SELECT ${cols} FROM aliases WHERE account = ? AND name = ? AND alias > ? AND (function_version = ? OR additional_version = ?) ORDER BY alias LIMIT ?`,
       ),
-      routingTo: db.prepare<[string, string, string], { alias: string }>(
-        'SELECT alias FROM aliases WHERE name = ? AND (function_version = ? OR additional_version = ?) ORDER BY alias',
+      routingTo: db.prepare<[string, string, string, string], { alias: string }>(
+        'SELECT alias FROM aliases WHERE account = ? AND name = ? AND (function_version = ? OR additional_version = ?) ORDER BY alias',
       ),
     };
   }
 
-  get(functionName: string, alias: string): AliasRecord | undefined {
-    const row = this.stmts.get.get(functionName, alias);
+  get(account: string, functionName: string, alias: string): AliasRecord | undefined {
+    const row = this.stmts.get.get(account, functionName, alias);
     return row ? toRecord(row) : undefined;
   }
 
-  create(a: AliasRecord): boolean {
+  create(account: string, a: AliasRecord): boolean {
     try {
       this.stmts.insert.run(
+        account,
         a.functionName,
         a.name,
         a.functionVersion,
@@ -72,7 +75,7 @@ export class AliasTable {
       if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new ApiError(
           'ResourceConflictException',
-          `Alias already exists: ${this.arnOf(a.functionName, a.name)}`,
+          `Alias already exists: ${this.arnOf(account, a.functionName, a.name)}`,
         );
       }
       if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
@@ -80,13 +83,14 @@ export class AliasTable {
     }
   }
 
-  replace(a: AliasRecord, expectedRevisionId: string): boolean {
+  replace(account: string, a: AliasRecord, expectedRevisionId: string): boolean {
     const res = this.stmts.replace.run(
       a.functionVersion,
       additional(a),
       JSON.stringify(a.weights),
       a.description,
       a.revisionId,
+      account,
       a.functionName,
       a.name,
       expectedRevisionId,
@@ -94,20 +98,26 @@ export class AliasTable {
     return res.changes === 1;
   }
 
-  delete(functionName: string, alias: string): boolean {
-    return this.stmts.delete.run(functionName, alias).changes === 1;
+  delete(account: string, functionName: string, alias: string): boolean {
+    return this.stmts.delete.run(account, functionName, alias).changes === 1;
   }
 
-  list(functionName: string, afterName: string, limit: number, functionVersion?: string): AliasRecord[] {
+  list(
+    account: string,
+    functionName: string,
+    afterName: string,
+    limit: number,
+    functionVersion?: string,
+  ): AliasRecord[] {
     const rows =
       functionVersion === undefined
-        ? this.stmts.list.all(functionName, afterName, limit)
-        : this.stmts.listFor.all(functionName, afterName, functionVersion, functionVersion, limit);
+        ? this.stmts.list.all(account, functionName, afterName, limit)
+        : this.stmts.listFor.all(account, functionName, afterName, functionVersion, functionVersion, limit);
     return rows.map(toRecord);
   }
 
-  routingTo(functionName: string, version: string): string[] {
-    return this.stmts.routingTo.all(functionName, version, version).map((r) => r.alias);
+  routingTo(account: string, functionName: string, version: string): string[] {
+    return this.stmts.routingTo.all(account, functionName, version, version).map((r) => r.alias);
   }
 }
 

@@ -34,27 +34,32 @@ export class EventInvokeConfigTable {
     const cols =
       'name, qualifier, maximum_retry_attempts, maximum_event_age, on_success, on_failure, last_modified';
     this.stmts = {
-      get: db.prepare<[string, string], Row>(
-        `SELECT ${cols} FROM event_invoke_config WHERE name = ? AND qualifier = ?`,
+      get: db.prepare<[string, string, string], Row>(
+        `SELECT ${cols} FROM event_invoke_config WHERE account = ? AND name = ? AND qualifier = ?`,
       ),
       put: db.prepare(
-        `INSERT INTO event_invoke_config (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name, qualifier) DO UPDATE SET maximum_retry_attempts = excluded.maximum_retry_attempts, maximum_event_age = excluded.maximum_event_age, on_success = excluded.on_success, on_failure = excluded.on_failure, last_modified = excluded.last_modified`,
+        `INSERT INTO event_invoke_config (account, ${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(account, name, qualifier) DO UPDATE SET maximum_retry_attempts = excluded.maximum_retry_attempts, maximum_event_age = excluded.maximum_event_age, on_success = excluded.on_success, on_failure = excluded.on_failure, last_modified = excluded.last_modified`,
       ),
-      delete: db.prepare('DELETE FROM event_invoke_config WHERE name = ? AND qualifier = ?'),
-      list: db.prepare<[string], Row>(`SELECT ${cols} FROM event_invoke_config WHERE name = ?`),
-      functionExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM functions WHERE name = ?'),
-      versionExists: db.prepare<[string, number], { one: number }>(
-        'SELECT 1 AS one FROM versions WHERE name = ? AND version = ?',
+      delete: db.prepare('DELETE FROM event_invoke_config WHERE account = ? AND name = ? AND qualifier = ?'),
+      list: db.prepare<[string, string], Row>(
+        `SELECT ${cols} FROM event_invoke_config WHERE account = ? AND name = ?`,
       ),
-      aliasExists: db.prepare<[string, string], { one: number }>(
-        'SELECT 1 AS one FROM aliases WHERE name = ? AND alias = ?',
+      functionExists: db.prepare<[string, string], { one: number }>(
+        'SELECT 1 AS one FROM functions WHERE account = ? AND name = ?',
+      ),
+      versionExists: db.prepare<[string, string, number], { one: number }>(
+        'SELECT 1 AS one FROM versions WHERE account = ? AND name = ? AND version = ?',
+      ),
+      aliasExists: db.prepare<[string, string, string], { one: number }>(
+        'SELECT 1 AS one FROM aliases WHERE account = ? AND name = ? AND alias = ?',
       ),
     };
     // The target is checked in the same transaction as the write, so a configuration never outlives the
     // version or alias it belongs to (their deletion removes it in their own transaction).
-    this.putTx = db.transaction((r: EventInvokeConfigRecord): boolean => {
-      if (!this.targetExists(r.functionName, r.qualifier)) return false;
+    this.putTx = db.transaction((account: string, r: EventInvokeConfigRecord): boolean => {
+      if (!this.targetExists(account, r.functionName, r.qualifier)) return false;
       this.stmts.put.run(
+        account,
         r.functionName,
         r.qualifier,
         r.maximumRetryAttempts ?? null,
@@ -67,32 +72,32 @@ export class EventInvokeConfigTable {
     });
   }
 
-  get(name: string, qualifier: string): EventInvokeConfigRecord | undefined {
-    const row = this.stmts.get.get(name, qualifier);
+  get(account: string, name: string, qualifier: string): EventInvokeConfigRecord | undefined {
+    const row = this.stmts.get.get(account, name, qualifier);
     return row ? toRecord(row) : undefined;
   }
 
   /** False when the function, or the version or alias the qualifier names, is gone. */
-  put(r: EventInvokeConfigRecord): boolean {
-    return this.putTx(r);
+  put(account: string, r: EventInvokeConfigRecord): boolean {
+    return this.putTx(account, r);
   }
 
-  delete(name: string, qualifier: string): boolean {
-    return this.stmts.delete.run(name, qualifier).changes === 1;
+  delete(account: string, name: string, qualifier: string): boolean {
+    return this.stmts.delete.run(account, name, qualifier).changes === 1;
   }
 
   /** `$LATEST`, then versions by number, then aliases by name (the order paging relies on). */
-  list(name: string): EventInvokeConfigRecord[] {
+  list(account: string, name: string): EventInvokeConfigRecord[] {
     return this.stmts.list
-      .all(name)
+      .all(account, name)
       .map(toRecord)
       .sort((a, b) => compareQualifiers(a.qualifier, b.qualifier));
   }
 
-  private targetExists(name: string, qualifier: string): boolean {
-    if (qualifier === '$LATEST') return this.stmts.functionExists.get(name) !== undefined;
+  private targetExists(account: string, name: string, qualifier: string): boolean {
+    if (qualifier === '$LATEST') return this.stmts.functionExists.get(account, name) !== undefined;
     if (/^[0-9]+$/.test(qualifier))
-      return this.stmts.versionExists.get(name, Number(qualifier)) !== undefined;
-    return this.stmts.aliasExists.get(name, qualifier) !== undefined;
+      return this.stmts.versionExists.get(account, name, Number(qualifier)) !== undefined;
+    return this.stmts.aliasExists.get(account, name, qualifier) !== undefined;
   }
 }

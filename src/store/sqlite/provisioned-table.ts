@@ -1,8 +1,10 @@
-// Provisioned concurrency configurations in SQLite, one row per function and qualifier (version or alias).
+// Provisioned concurrency configurations in SQLite, one row per account, function and qualifier (version
+// or alias).
 import type Database from 'better-sqlite3';
 import type { ProvisionedConcurrencyRecord } from '../ports.js';
 
 interface Row {
+  account: string;
   name: string;
   qualifier: string;
   requested: number;
@@ -20,31 +22,38 @@ export class ProvisionedTable {
   private readonly stmts;
 
   constructor(db: Database.Database) {
-    const cols = 'name, qualifier, requested, last_modified';
+    const cols = 'account, name, qualifier, requested, last_modified';
     this.stmts = {
-      get: db.prepare<[string, string], Row>(
-        `SELECT ${cols} FROM provisioned_concurrency WHERE name = ? AND qualifier = ?`,
+      get: db.prepare<[string, string, string], Row>(
+        `SELECT ${cols} FROM provisioned_concurrency WHERE account = ? AND name = ? AND qualifier = ?`,
       ),
       put: db.prepare(
-        'INSERT INTO provisioned_concurrency (name, qualifier, requested, last_modified) VALUES (?, ?, ?, ?) ON CONFLICT(name, qualifier) DO UPDATE SET requested = excluded.requested, last_modified = excluded.last_modified',
+        'INSERT INTO provisioned_concurrency (account, name, qualifier, requested, last_modified) VALUES (?, ?, ?, ?, ?) ON CONFLICT(account, name, qualifier) DO UPDATE SET requested = excluded.requested, last_modified = excluded.last_modified',
       ),
-      delete: db.prepare('DELETE FROM provisioned_concurrency WHERE name = ? AND qualifier = ?'),
-      listFor: db.prepare<[string], Row>(
-        `SELECT ${cols} FROM provisioned_concurrency WHERE name = ? ORDER BY qualifier`,
+      delete: db.prepare(
+        'DELETE FROM provisioned_concurrency WHERE account = ? AND name = ? AND qualifier = ?',
       ),
-      listAll: db.prepare<[], Row>(`SELECT ${cols} FROM provisioned_concurrency ORDER BY name, qualifier`),
+      listFor: db.prepare<[string, string], Row>(
+        `SELECT ${cols} FROM provisioned_concurrency WHERE account = ? AND name = ? ORDER BY qualifier`,
+      ),
+      listAccount: db.prepare<[string], Row>(
+        `SELECT ${cols} FROM provisioned_concurrency WHERE account = ? ORDER BY name, qualifier`,
+      ),
+      listAll: db.prepare<[], Row>(
+        `SELECT ${cols} FROM provisioned_concurrency ORDER BY account, name, qualifier`,
+      ),
     };
   }
 
-  get(name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined {
-    const row = this.stmts.get.get(name, qualifier);
+  get(account: string, name: string, qualifier: string): ProvisionedConcurrencyRecord | undefined {
+    const row = this.stmts.get.get(account, name, qualifier);
     return row ? toRecord(row) : undefined;
   }
 
   /** False when the function is gone. */
-  put(r: ProvisionedConcurrencyRecord): boolean {
+  put(account: string, r: ProvisionedConcurrencyRecord): boolean {
     try {
-      this.stmts.put.run(r.functionName, r.qualifier, r.requested, r.lastModified);
+      this.stmts.put.run(account, r.functionName, r.qualifier, r.requested, r.lastModified);
       return true;
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
@@ -52,12 +61,18 @@ export class ProvisionedTable {
     }
   }
 
-  delete(name: string, qualifier: string): boolean {
-    return this.stmts.delete.run(name, qualifier).changes === 1;
+  delete(account: string, name: string, qualifier: string): boolean {
+    return this.stmts.delete.run(account, name, qualifier).changes === 1;
   }
 
-  list(name?: string): ProvisionedConcurrencyRecord[] {
-    const rows = name === undefined ? this.stmts.listAll.all() : this.stmts.listFor.all(name);
+  list(account: string, name?: string): ProvisionedConcurrencyRecord[] {
+    const rows =
+      name === undefined ? this.stmts.listAccount.all(account) : this.stmts.listFor.all(account, name);
     return rows.map(toRecord);
+  }
+
+  /** Every account's configurations. */
+  listAll(): (ProvisionedConcurrencyRecord & { accountId: string })[] {
+    return this.stmts.listAll.all().map((r) => ({ accountId: r.account, ...toRecord(r) }));
   }
 }
