@@ -15,7 +15,12 @@ const view = (a: AccountRecord): Record<string, unknown> => ({
   Created: new Date(a.created).toISOString(),
 });
 
-export function registerAccountRoutes(app: FastifyInstance, accounts: AccountStore): void {
+export function registerAccountRoutes(
+  app: FastifyInstance,
+  accounts: AccountStore,
+  /** Whether the account still has functions: their code, events and logs would be left unreachable. */
+  ownsFunctions: (accountId: string) => boolean,
+): void {
   app.get('/_kiln/accounts', { config: { operation: 'ListAccounts', access: 'admin' } }, async () => ({
     Accounts: accounts.list().map(view),
   }));
@@ -53,6 +58,12 @@ export function registerAccountRoutes(app: FastifyInstance, accounts: AccountSto
         throw new ApiError(
           'ResourceConflictException',
           `Account ${account.name} signed this request; delete it with another admin account's key.`,
+        );
+      }
+      if (ownsFunctions(account.accountId)) {
+        throw new ApiError(
+          'ResourceConflictException',
+          `Account ${account.name} still has functions; delete them with its key first, so nothing of it is left behind unreachable.`,
         );
       }
       accounts.delete(account.accountId);

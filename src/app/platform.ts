@@ -169,7 +169,7 @@ export async function startPlatform({
       clock,
     }),
   });
-  registerAccountRoutes(http, accounts);
+  registerAccountRoutes(http, accounts, (id) => metadata.account(id).list(1).items.length > 0);
   registerControlPlane(http, {
     servicesOf,
     code,

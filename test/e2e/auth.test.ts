@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetFunctionCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { DeleteFunctionCommand, GetFunctionCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { signedHeaders } from '../../src/client/index.js';
 import { nodeZip } from '../support/functions.js';
 import { keysFor, kilnFetch, type Credentials } from '../support/credentials.js';
@@ -186,6 +186,13 @@ describe('authentication (SigV4, accounts)', () => {
 
     const self = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'admin'], asAdmin);
     assert.match(self.stderr, /ResourceConflictException/);
+    // An account with functions is not deleted: they would stay behind, unreachable.
+    const zip = await nodeZip('exports.handler = async () => 1;');
+    await sdk(kiln.endpoint, teamKeys).send(nodeFunction('team-fn', zip));
+    const busy = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], asAdmin);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /ResourceConflictException: Account team-a still has functions/);
+    await sdk(kiln.endpoint, teamKeys).send(new DeleteFunctionCommand({ FunctionName: 'team-fn' }));
     const deleted = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], asAdmin);
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.equal(
