@@ -17,17 +17,22 @@ export interface ProcessMemory {
 export const runtimeKind = 'runtime process';
 
 /** Pids in the sandbox cgroups directly under `parent` (cgroup v1 memory hierarchy, or the v2 unified one). */
+/** The environment cgroups under an instance's parent, or undefined where that hierarchy has none. */
+function envDirs(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return undefined;
+  }
+}
+
 function cgroupMembers(parent: string): Map<number, string> {
   const members = new Map<number, string>();
   for (const root of ['/sys/fs/cgroup/memory', '/sys/fs/cgroup']) {
-    let envs: string[];
-    try {
-      envs = readdirSync(`${root}/${parent}`, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name);
-    } catch {
-      continue;
-    }
+    const envs = envDirs(`${root}/${parent}`);
+    if (envs === undefined) continue;
     for (const env of envs) {
       for (const line of (read(`${root}/${parent}/${env}/cgroup.procs`) ?? '').split('\n')) {
         if (line) members.set(Number(line), env);
@@ -45,14 +50,8 @@ export function cgroupUsageKiB(parent: string): Map<string, number> {
     ['/sys/fs/cgroup/memory', 'memory.usage_in_bytes'],
     ['/sys/fs/cgroup', 'memory.current'],
   ] as const) {
-    let envs: string[];
-    try {
-      envs = readdirSync(`${root}/${parent}`, { withFileTypes: true })
-        .filter((d) => d.isDirectory())
-        .map((d) => d.name);
-    } catch {
-      continue;
-    }
+    const envs = envDirs(`${root}/${parent}`);
+    if (envs === undefined) continue;
     for (const env of envs) {
       const v = read(`${root}/${parent}/${env}/${file}`);
       if (v !== undefined) usage.set(env, Number(v) / 1024);
