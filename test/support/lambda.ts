@@ -65,6 +65,9 @@ export const awsCliEnv = (endpoint: string, keys: Credentials = keysFor(endpoint
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_PAGER: '',
+    // The CLI is Python: without this, its output through a pipe waits in a buffer, and a follower
+    // (`aws logs tail --follow`) would print nothing until it exits.
+    PYTHONUNBUFFERED: '1',
     AWS_MAX_ATTEMPTS: '1',
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
