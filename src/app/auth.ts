@@ -2,7 +2,7 @@
 // (src/http/sigv4.ts) against the keys in accounts.db. Each route declares who may call it
 // (`config.access`, see src/http/caller.ts) and which SigV4 service names its signatures carry.
 import type { FastifyRequest } from 'fastify';
-import type { Config } from '../config/index.js';
+import { isLoopback, type Config } from '../config/index.js';
 import { verifySigV4, type Authenticate, type Caller } from '../http/index.js';
 import { ApiError } from '../model/index.js';
 import type { Clock } from '../shared/index.js';
@@ -17,8 +17,6 @@ export interface AuthOptions {
   readonly clock: Clock;
 }
 
-const loopback = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
-
 export function authenticator(opts: AuthOptions): Authenticate {
   const admin: Caller = { accountId: opts.adminAccountId, admin: true };
   const signed = opts.mode === 'local' ? unchecked(opts, admin) : verified(opts);
@@ -27,7 +25,7 @@ export function authenticator(opts: AuthOptions): Authenticate {
     const access =
       req.routeOptions.config.access ?? (req.routeOptions.url?.startsWith('/_kiln/') ? 'admin' : 'account');
     if (access === 'public') return undefined;
-    if (access === 'operator' && loopback.test(req.socket.remoteAddress ?? '')) return admin;
+    if (access === 'operator' && isLoopback(req.socket.remoteAddress ?? '')) return admin;
     const caller = signed(req);
     if ((access === 'admin' || access === 'operator') && !caller.admin) {
       const op = req.routeOptions.config.operation ?? 'this operation';

@@ -163,8 +163,9 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir), failpoints };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+/** A loopback address or name: a listening host, or a peer's address (IPv4-mapped too, as Node reports it). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Where the CLI finds its access key: the standard AWS variables, else a shared-credentials file. */
