@@ -2,7 +2,6 @@
 // and their keys managed with `kiln accounts`, the admin key shown once and kept in a 0600 file, and the
 // local-only mode that skips the check but refuses a non-loopback address.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,45 +9,15 @@ import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DeleteFunctionCommand, GetFunctionCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { signedHeaders } from '../../src/client/index.js';
 import { nodeZip } from '../support/functions.js';
-import { keysFor, kilnFetch, type Credentials } from '../support/credentials.js';
+import { keyEnv, keysFor, kilnFetch, type Credentials } from '../support/credentials.js';
 import { awsLambda, nodeFunction, sdk } from '../support/lambda.js';
 import { logsSdk } from '../support/logs.js';
-import { cleanEnv, freePort, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
+import { freePort, removeDir, runKiln, startKiln, type CliRun, type KilnProcess } from '../support/server.js';
+import { isError } from '../support/versioned.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function kilnCli(endpoint: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((res) => {
-    execFile(
-      process.execPath,
-      [kilnBin, '--endpoint', endpoint, ...args],
-      { env: cleanEnv(env), timeout: 30_000 },
-      (err, stdout, stderr) => {
-        res({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-      },
-    );
-  });
-}
-
-const keyEnvOf = (k: Credentials): Record<string, string> => ({
-  AWS_ACCESS_KEY_ID: k.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: k.secretAccessKey,
-});
-
-/** The SDK's error name and HTTP status for a call that must fail. */
-async function refusal(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode };
-  }
-  throw new Error('the call succeeded');
-}
+/** `kiln --endpoint <endpoint> <args>`, signing with `keys`. */
+const kilnCli = (endpoint: string, args: string[], keys: Credentials): Promise<CliRun> =>
+  runKiln(['--endpoint', endpoint, ...args], keyEnv(endpoint, keys));
 
 describe('authentication (SigV4, accounts)', () => {
   let kiln: KilnProcess;
@@ -95,15 +64,15 @@ describe('authentication (SigV4, accounts)', () => {
     assert.equal(((await unsigned.json()) as { Type: string }).Type, 'User');
 
     const unknown = { accessKeyId: 'AKIAUNKNOWNKEY000000', secretAccessKey: admin.secretAccessKey };
-    assert.deepEqual(await refusal(sdk(kiln.endpoint, unknown).send(new ListFunctionsCommand({}))), {
-      name: 'UnrecognizedClientException',
-      status: 403,
-    });
+    await assert.rejects(
+      sdk(kiln.endpoint, unknown).send(new ListFunctionsCommand({})),
+      isError('UnrecognizedClientException', 403),
+    );
     const wrong = { accessKeyId: admin.accessKeyId, secretAccessKey: `${admin.secretAccessKey}x` };
-    assert.deepEqual(await refusal(sdk(kiln.endpoint, wrong).send(new ListFunctionsCommand({}))), {
-      name: 'InvalidSignatureException',
-      status: 403,
-    });
+    await assert.rejects(
+      sdk(kiln.endpoint, wrong).send(new ListFunctionsCommand({})),
+      isError('InvalidSignatureException', 403),
+    );
 
     // Signed 20 minutes ago: outside SigV4's 15 minutes.
     const stale = await kilnFetch(`${kiln.endpoint}/2015-03-31/functions`, {
@@ -140,17 +109,16 @@ describe('authentication (SigV4, accounts)', () => {
     assert.match(cli.stderr, /UnrecognizedClientException/);
     assert.equal(awsLambda(kiln.endpoint, ['list-functions']).status, 0);
 
-    assert.equal(
-      (await refusal(logsSdk(kiln.endpoint, bad).send(new DescribeLogGroupsCommand({})))).name,
-      'UnrecognizedClientException',
+    await assert.rejects(
+      logsSdk(kiln.endpoint, bad).send(new DescribeLogGroupsCommand({})),
+      isError('UnrecognizedClientException', 400),
     );
     const groups = await logsSdk(kiln.endpoint).send(new DescribeLogGroupsCommand({}));
     assert.ok(Array.isArray(groups.logGroups));
   });
 
   it('manages accounts with `kiln accounts`, admin keys only', async () => {
-    const asAdmin = keyEnvOf(admin);
-    const created = await kilnCli(kiln.endpoint, ['accounts', 'create', 'team-a', '--json'], asAdmin);
+    const created = await kilnCli(kiln.endpoint, ['accounts', 'create', 'team-a', '--json'], admin);
     assert.equal(created.code, 0, created.stderr);
     const team = JSON.parse(created.stdout) as {
       Account: { AccountId: string; Name: string; Admin: boolean };
@@ -164,40 +132,40 @@ describe('authentication (SigV4, accounts)', () => {
       secretAccessKey: team.AccessKey.SecretAccessKey,
     };
 
-    const again = await kilnCli(kiln.endpoint, ['accounts', 'create', 'team-a'], asAdmin);
+    const again = await kilnCli(kiln.endpoint, ['accounts', 'create', 'team-a'], admin);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /ResourceConflictException/);
-    const badName = await kilnCli(kiln.endpoint, ['accounts', 'create', 'no spaces'], asAdmin);
+    const badName = await kilnCli(kiln.endpoint, ['accounts', 'create', 'no spaces'], admin);
     assert.match(badName.stderr, /InvalidParameterValueException/);
 
-    const listed = await kilnCli(kiln.endpoint, ['accounts', 'list'], asAdmin);
+    const listed = await kilnCli(kiln.endpoint, ['accounts', 'list'], admin);
     assert.match(listed.stdout, /000000000000\s+admin\s+yes/);
     assert.match(listed.stdout, new RegExp(`${team.Account.AccountId}\\s+team-a`));
     assert.ok(!listed.stdout.includes(team.AccessKey.SecretAccessKey), 'list never shows secrets');
 
     // The new key signs Lambda calls, through the AWS CLI too, but may not manage accounts.
     assert.equal(awsLambda(kiln.endpoint, ['list-functions'], teamKeys).status, 0);
-    const denied = await kilnCli(kiln.endpoint, ['accounts', 'list'], keyEnvOf(teamKeys));
+    const denied = await kilnCli(kiln.endpoint, ['accounts', 'list'], teamKeys);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /AccessDeniedException/);
     const environments = await kilnFetch(`${kiln.endpoint}/_kiln/environments`, { keys: teamKeys });
     assert.equal(environments.status, 403);
     assert.equal(environments.headers.get('x-amzn-errortype'), 'AccessDeniedException');
 
-    const self = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'admin'], asAdmin);
+    const self = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'admin'], admin);
     assert.match(self.stderr, /ResourceConflictException/);
     // An account with functions is not deleted: they would stay behind, unreachable.
     const zip = await nodeZip('exports.handler = async () => 1;');
     await sdk(kiln.endpoint, teamKeys).send(nodeFunction('team-fn', zip));
-    const busy = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], asAdmin);
+    const busy = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], admin);
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, /ResourceConflictException: Account team-a still has functions/);
     await sdk(kiln.endpoint, teamKeys).send(new DeleteFunctionCommand({ FunctionName: 'team-fn' }));
-    const deleted = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], asAdmin);
+    const deleted = await kilnCli(kiln.endpoint, ['accounts', 'delete', 'team-a'], admin);
     assert.equal(deleted.code, 0, deleted.stderr);
-    assert.equal(
-      (await refusal(sdk(kiln.endpoint, teamKeys).send(new ListFunctionsCommand({})))).name,
-      'UnrecognizedClientException',
+    await assert.rejects(
+      sdk(kiln.endpoint, teamKeys).send(new ListFunctionsCommand({})),
+      isError('UnrecognizedClientException', 403),
     );
   });
 
@@ -221,13 +189,9 @@ describe('local-only mode (KILN_AUTH=local)', () => {
       removeDir(kiln.dataDir);
     }
     const port = await freePort();
-    const refused = await new Promise<Run>((res) =>
-      execFile(
-        process.execPath,
-        [kilnBin, 'up', '--host', '0.0.0.0', '--port', String(port), '--data-dir', '/nonexistent/kiln-auth'],
-        { env: cleanEnv({ KILN_AUTH: 'local' }), timeout: 30_000 },
-        (err, stdout, stderr) => res({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr }),
-      ),
+    const refused = await runKiln(
+      ['up', '--host', '0.0.0.0', '--port', String(port), '--data-dir', '/nonexistent/kiln-auth'],
+      { KILN_AUTH: 'local' },
     );
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /KILN_AUTH=local .* only listens on a loopback address, not 0\.0\.0\.0/);

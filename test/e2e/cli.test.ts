@@ -1,37 +1,17 @@
 // The `kiln` CLI as a user runs it: a real `kiln up` process, and each command its own process.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, freePort, kilnBin, removeDir, startKiln, type KilnProcess } from '../support/server.js';
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { freePort, removeDir, runKiln, startKiln, type CliRun, type KilnProcess } from '../support/server.js';
 
 /** Where the CLI finds its key: the server's admin-credentials file, as an operator's CLI would. */
 let keyFile: Record<string, string> = {};
 
-function kiln(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const childEnv = cleanEnv({ ...keyFile, ...env });
-  if (env.KILN_ENDPOINT === undefined) delete childEnv.KILN_ENDPOINT;
-  return new Promise((res) => {
-    execFile(
-      process.execPath,
-      [kilnBin, ...args],
-      { env: childEnv, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        res({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const kiln = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runKiln(args, { ...keyFile, ...env });
 
 const createdLine = /^created (\S+) \(nodejs20\.x, (\d+) bytes, sha256 (\S+)\)\n$/;
 const updatedLine = /^updated (\S+) \((\S+), (\d+) bytes, sha256 (\S+)\)\n$/;

@@ -17,7 +17,7 @@ export function knownKeys(endpoint: string): Credentials | undefined {
 
 /** The admin key of the instance at `endpoint`. */
 export function keysFor(endpoint: string): Credentials {
-  const keys = byOrigin.get(new URL(endpoint).origin);
+  const keys = knownKeys(endpoint);
   if (keys === undefined) {
     throw new Error(`no access key known for ${endpoint}: start the instance with startKiln, or pass keys`);
   }

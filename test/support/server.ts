@@ -1,5 +1,5 @@
 // Starts a real `kiln up` process on a free loopback port with its own data dir, for end-to-end tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,4 +143,30 @@ function removeCgroupParents(parent: string | undefined): void {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `bin/kiln.js <args>` as its own process with a clean environment plus `env`; the host's KILN_ENDPOINT
+ * is never inherited, only one given in `env`.
+ */
+export function runKiln(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const childEnv = cleanEnv(env);
+  if (env.KILN_ENDPOINT === undefined) delete childEnv.KILN_ENDPOINT;
+  return new Promise((res) => {
+    execFile(
+      process.execPath,
+      [kilnBin, ...args],
+      { env: childEnv, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        res({ code, stdout, stderr });
+      },
+    );
+  });
 }
