@@ -20,4 +20,10 @@ export {
   type LogLine,
   type ReadLogsOptions,
 } from './logs-client.js';
-export { signedHeaders, type Credentials, type RequestToSign } from './sigv4-signer.js';
+export {
+  signedFetch,
+  signedHeaders,
+  type Credentials,
+  type RequestToSign,
+  type SignedFetchInit,
+} from './sigv4-signer.js';

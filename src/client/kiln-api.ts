@@ -1,7 +1,7 @@
 // Kiln's own operator API (`/_kiln/…`): what Lambda's API has no operation for, such as the async event
 // queue's depth and one event's fate. Errors are shaped like the SDK's, so `describeError` reads both.
 
-import { signedHeaders, type Credentials } from './sigv4-signer.js';
+import { signedFetch, type Credentials } from './sigv4-signer.js';
 
 export interface AsyncQueueView {
   readonly PollersPaused: boolean;
@@ -100,16 +100,10 @@ export class KilnApi {
   }
 
   private async call<T>(method: string, path: string, body?: string): Promise<T> {
-    const url = new URL(path, this.endpoint);
-    const headers =
-      this.credentials === undefined
-        ? {}
-        : await signedHeaders({ method, url, ...(body !== undefined ? { body } : {}) }, this.credentials);
-    delete headers.host;
-    const r = await fetch(url, {
+    const r = await signedFetch(new URL(path, this.endpoint), {
       method,
-      headers,
       ...(body !== undefined ? { body } : {}),
+      credentials: this.credentials,
       signal: AbortSignal.timeout(30_000),
     });
     const text = await r.text();

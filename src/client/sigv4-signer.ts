@@ -76,3 +76,29 @@ export async function signedHeaders(
   );
   return signed.headers as Record<string, string>;
 }
+
+export interface SignedFetchInit {
+  readonly method?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Buffer;
+  /** Unsigned when absent. */
+  readonly credentials?: Credentials | undefined;
+  readonly signing?: SigningOptions;
+  readonly signal?: AbortSignal;
+}
+
+/** fetch(), signed as an SDK signs (fetch sets `host` itself, from the same URL). */
+export async function signedFetch(url: URL, init: SignedFetchInit = {}): Promise<Response> {
+  const method = init.method ?? 'GET';
+  const body = init.body !== undefined ? { body: init.body } : {};
+  const headers =
+    init.credentials === undefined
+      ? { ...init.headers }
+      : await signedHeaders(
+          { method, url, headers: init.headers ?? {}, ...body },
+          init.credentials,
+          init.signing,
+        );
+  delete headers.host;
+  return fetch(url, { method, headers, ...body, ...(init.signal ? { signal: init.signal } : {}) });
+}

@@ -1,6 +1,6 @@
 // The access keys tests sign with, found by endpoint: startKiln registers each instance's admin key, so
 // `sdk(kiln.endpoint)`, `awsLambda(kiln.endpoint, …)` and `kilnFetch(url)` sign without being told how.
-import { signedHeaders, type Credentials } from '../../src/client/index.js';
+import { signedFetch, type Credentials } from '../../src/client/index.js';
 
 export type { Credentials } from '../../src/client/index.js';
 
@@ -42,26 +42,16 @@ export interface KilnFetchInit {
 }
 
 /** fetch(), signed with AWS Signature V4 as an SDK would sign it. */
-export async function kilnFetch(url: string, init: KilnFetchInit = {}): Promise<Response> {
-  const target = new URL(url);
-  const method = init.method ?? 'GET';
+export function kilnFetch(url: string, init: KilnFetchInit = {}): Promise<Response> {
   const keys = init.keys ?? keysFor(url);
-  const headers =
-    keys === false
-      ? { ...init.headers }
-      : await signedHeaders(
-          {
-            method,
-            url: target,
-            headers: init.headers ?? {},
-            ...(init.body !== undefined ? { body: init.body } : {}),
-          },
-          keys,
-          {
-            ...(init.service !== undefined ? { service: init.service } : {}),
-            ...(init.signingDate !== undefined ? { signingDate: init.signingDate } : {}),
-          },
-        );
-  delete headers.host;
-  return fetch(target, { method, headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+  return signedFetch(new URL(url), {
+    ...(init.method !== undefined ? { method: init.method } : {}),
+    ...(init.headers !== undefined ? { headers: init.headers } : {}),
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    credentials: keys === false ? undefined : keys,
+    signing: {
+      ...(init.service !== undefined ? { service: init.service } : {}),
+      ...(init.signingDate !== undefined ? { signingDate: init.signingDate } : {}),
+    },
+  });
 }
