@@ -62,6 +62,6 @@ await buildProgram({
   credentials: () => ('file' in source ? readCredentials(source.file) : source),
   credentialsHint:
     'file' in source
-      ? `the key was read from ${source.file}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or KILN_CREDENTIALS_FILE, to use another`
+      ? `the key is looked up in ${source.file}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or KILN_CREDENTIALS_FILE, to use another`
       : 'the key came from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
 }).parseAsync(process.argv);
