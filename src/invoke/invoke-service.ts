@@ -1,6 +1,5 @@
 // The Invoke API: resolves `name[:qualifier]`, enforces Lambda's request rules, and runs the invocation
 // on a worker chosen by placement.
-import { randomBytes } from 'node:crypto';
 import {
   ApiError,
   classifyQualifier,
@@ -16,7 +15,7 @@ import {
 } from '../model/index.js';
 import type { ConcurrencyLimiter, Fleet } from '../placement/index.js';
 import type { EventQueue } from '../queue/index.js';
-import { newId, type Clock, type Logger } from '../shared/index.js';
+import { newId, randomHex, type Clock, type Logger } from '../shared/index.js';
 import type { AccountMetadata } from '../store/index.js';
 import type { FunctionSpec } from '../worker/index.js';
 
@@ -320,5 +319,5 @@ function traceId(nowMs: number): string {
   const epoch = Math.floor(nowMs / 1000)
     .toString(16)
     .padStart(8, '0');
-  return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=0`;
+  return `Root=1-${epoch}-${randomHex(12)};Parent=${randomHex(8)};Sampled=0`;
 }

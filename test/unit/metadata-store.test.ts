@@ -516,4 +516,36 @@ describe('SqliteMetadataStore', () => {
     assert.equal(b.deleteAlias('same', 'live'), false);
     db.close();
   });
+  it('reads its own writes through the record cache, and hands out records no reader can change', () => {
+    const storeDb = new SqliteMetadataStore(freshFile(), A, arnOf);
+    const store = storeDb.account(A);
+    store.create(record('f', 'a'.repeat(64), 'r1'));
+    const first = store.get('f');
+    assert.equal(first?.revisionId, 'r1');
+    assert.equal(store.get('f'), first, 'a second read is the cached record');
+    assert.throws(() => {
+      (first as { revisionId: string }).revisionId = 'mutated';
+    }, TypeError);
+    assert.throws(() => {
+      (first?.config.environment as Record<string, string>).X = '1';
+    }, TypeError);
+
+    assert.equal(store.replace(record('f', 'b'.repeat(64), 'r2'), 'r1'), true);
+    assert.equal(store.get('f')?.code.sha256Hex, 'b'.repeat(64), 'an update is seen at once');
+    assert.equal(store.publishVersion('f', 'r2', snapshot)?.version, '1');
+    assert.equal(store.getVersion('f', '1')?.revisionId, 'v1');
+    assert.equal(store.deleteVersion('f', '1').deleted?.version, '1');
+    assert.equal(store.getVersion('f', '1'), undefined, 'a deleted version is gone from the cache too');
+
+    assert.equal(store.publishVersion('f', 'r2', snapshot)?.version, '2');
+    assert.equal(store.getVersion('f', '2')?.version, '2');
+    store.delete('f');
+    assert.equal(store.get('f'), undefined);
+    assert.equal(store.getVersion('f', '2'), undefined);
+    // A new function of the same name starts from nothing: no version of the deleted one shows through.
+    store.create(record('f', 'c'.repeat(64), 'r3'));
+    assert.equal(store.get('f')?.revisionId, 'r3');
+    assert.equal(store.getVersion('f', '2'), undefined);
+    storeDb.close();
+  });
 });

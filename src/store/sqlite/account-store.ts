@@ -48,9 +48,18 @@ const newSecret = (): string => randomBytes(30).toString('base64');
 
 const newAccountId = (): string => String(randomInt(100_000_000_000, 1_000_000_000_000));
 
+/** Known keys kept in memory; bounded, so many distinct keys cost a query each rather than memory. */
+const maxCachedOwners = 10_000;
+
 export class SqliteAccountStore implements AccountStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  /**
+   * Every signed request looks its key up: a query per request was a measurable share of a warm Invoke.
+   * Only keys that exist are kept (unknown ones would let anyone grow the map); this store is the file's only
+   * writer, and deleting an account empties the map, so an entry is never stale.
+   */
+  private readonly owners = new Map<string, KeyOwner>();
 
   constructor(
     file: string,
@@ -120,12 +129,19 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   delete(accountId: string): boolean {
+    this.owners.clear();
     return this.stmts.delete.run(accountId).changes > 0;
   }
 
   ownerOf(accessKeyId: string): KeyOwner | undefined {
+    const cached = this.owners.get(accessKeyId);
+    if (cached !== undefined) return cached;
     const row = this.stmts.owner.get(accessKeyId);
-    return row && { secretAccessKey: row.secret, account: toRecord(row) };
+    if (row === undefined) return undefined;
+    const owner: KeyOwner = { secretAccessKey: row.secret, account: toRecord(row) };
+    if (this.owners.size >= maxCachedOwners) this.owners.clear();
+    this.owners.set(accessKeyId, owner);
+    return owner;
   }
 
   close(): void {
