@@ -11,6 +11,7 @@ import { coldStart } from './cold-start.js';
 import { hostile } from './hostile.js';
 import { memory } from './memory.js';
 import { peers } from './peers.js';
+import { runtimeFloor } from './runtime-floor.js';
 import { ensurePeersInstalled } from './lib/peers.js';
 import { controlPlane } from './control-plane.js';
 import { soak } from './soak/index.js';
@@ -59,6 +60,12 @@ const scenarios: readonly Scenario[] = [
     summary:
       "the platform's memory per idle warm environment beyond the runtime process (PSS, RSS), 0 vs N idle",
     run: memory,
+  },
+  {
+    name: 'runtime-floor',
+    summary:
+      "runtime CPU per warm invoke with 1, 8 and 64 unsandboxed runtime processes: Kiln's Node client vs a minimal one",
+    run: runtimeFloor,
   },
   soak,
 ];
