@@ -3,6 +3,7 @@
 // query pairs sorted; the signed headers only, trimmed; the payload's sha256 or the client's declared
 // x-amz-content-sha256), the scope checked, the signing key derived from the secret, and the signature
 // compared in constant time. Clocks may differ by at most 15 minutes.
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface SignedRequest {
@@ -242,7 +243,11 @@ function header(req: SignedRequest, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
-const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+// crypto.hash (Node 20.12+) skips the Hash object: a fifth of a verification's time is its two sha256s.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string })
+  .hash;
+const sha256Hex = (data: string | Buffer): string =>
+  oneShot !== undefined ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
 const compact = (ms: number): string => new Date(ms).toISOString().replace(/[-:]|\.\d{3}/g, '');
 const fail = (code: SigV4Failure['code'], message: string): SigV4Failure => ({ ok: false, code, message });
