@@ -177,6 +177,8 @@ class V1EnvCgroup implements EnvCgroup {
   readonly procsFiles: readonly string[];
   private readonly unique: readonly string[];
   private readonly peak: ValueFile;
+  /** Read right after every freeze and thaw: a thaw sits on the path of the next invocation. */
+  private readonly freezerState: ValueFile;
 
   constructor(
     readonly id: string,
@@ -186,6 +188,7 @@ class V1EnvCgroup implements EnvCgroup {
     this.unique = [...new Set(dirs.values())];
     this.procsFiles = this.unique.map((d) => path.join(d, 'cgroup.procs'));
     this.peak = new ValueFile(this.file('memory', 'memory.max_usage_in_bytes'));
+    this.freezerState = new ValueFile(this.file('freezer', 'freezer.state'));
   }
 
   private file(c: Controller, name: string): string {
@@ -216,14 +219,18 @@ class V1EnvCgroup implements EnvCgroup {
     if (withSwap && bytes <= current) writeControlSync(memsw, String(bytes), `cgroup ${this.id}: swap limit`);
   }
 
+  // The state is written and read on the event loop's thread (see writeControlSync and ValueFile): a thaw is
+  // on the path of the invocation that woke the environment, and through the thread pool its write and reads
+  // cost several thread wake-ups, milliseconds on a busy host. A thaw is done when the write returns; a freeze
+  // may need retries, and those wait between polls.
   async freeze(timeoutMs: number): Promise<void> {
     const state = this.file('freezer', 'freezer.state');
-    await writeControl(state, 'FROZEN', `cgroup ${this.id}: freeze`);
+    writeControlSync(state, 'FROZEN', `cgroup ${this.id}: freeze`);
     await pollUntil(
       async () => {
-        const s = (await readOptional(state))?.trim();
+        const s = this.freezerState.read()?.trim();
         // FREEZING means some task has not reached the freezer yet; writing FROZEN again retries them.
-        if (s === 'FREEZING') await writeControl(state, 'FROZEN', `cgroup ${this.id}: freeze`);
+        if (s === 'FREEZING') writeControlSync(state, 'FROZEN', `cgroup ${this.id}: freeze`);
         return s === 'FROZEN';
       },
       timeoutMs,
@@ -234,9 +241,9 @@ class V1EnvCgroup implements EnvCgroup {
   async thaw(timeoutMs: number): Promise<void> {
     const state = this.file('freezer', 'freezer.state');
     if (!existsSync(state)) return;
-    await writeControl(state, 'THAWED', `cgroup ${this.id}: thaw`);
+    writeControlSync(state, 'THAWED', `cgroup ${this.id}: thaw`);
     await pollUntil(
-      async () => (await readOptional(state))?.trim() === 'THAWED',
+      async () => this.freezerState.read()?.trim() === 'THAWED',
       timeoutMs,
       `cgroup ${this.id}: waiting for freezer.state THAWED`,
     );
@@ -275,6 +282,7 @@ class V1EnvCgroup implements EnvCgroup {
 
   async remove(timeoutMs: number): Promise<void> {
     this.peak.close();
+    this.freezerState.close();
     await removeDirs(this.unique, timeoutMs, `cgroup ${this.id}: removing its directories`);
   }
 }

@@ -140,6 +140,8 @@ class V2EnvCgroup implements EnvCgroup {
   readonly procsFiles: readonly string[];
   private readonly peak: ValueFile;
   private readonly current: ValueFile;
+  /** Read right after every freeze and thaw: a thaw sits on the path of the next invocation. */
+  private readonly events: ValueFile;
 
   constructor(
     readonly id: string,
@@ -149,6 +151,7 @@ class V2EnvCgroup implements EnvCgroup {
     this.procsFiles = [path.join(dir, 'cgroup.procs')];
     this.peak = new ValueFile(path.join(dir, 'memory.peak'));
     this.current = new ValueFile(path.join(dir, 'memory.current'));
+    this.events = new ValueFile(path.join(dir, 'cgroup.events'));
   }
 
   async limitCpu(limit: CpuLimit): Promise<void> {
@@ -207,15 +210,17 @@ class V2EnvCgroup implements EnvCgroup {
   async remove(timeoutMs: number): Promise<void> {
     this.peak.close();
     this.current.close();
+    this.events.close();
     await removeDirs([this.dir], timeoutMs, `cgroup ${this.id}: removing ${this.dir}`);
   }
 
+  // Written and read on the event loop's thread, as on cgroup v1 (see V1EnvCgroup.freeze): a thaw is on the
+  // path of the invocation that woke the environment.
   private async setFrozen(on: boolean, timeoutMs: number): Promise<void> {
     const verb = on ? 'freeze' : 'thaw';
-    await writeControl(path.join(this.dir, 'cgroup.freeze'), on ? '1' : '0', `cgroup ${this.id}: ${verb}`);
+    writeControlSync(path.join(this.dir, 'cgroup.freeze'), on ? '1' : '0', `cgroup ${this.id}: ${verb}`);
     await pollUntil(
-      async () =>
-        keyedValue(await readOptional(path.join(this.dir, 'cgroup.events')), 'frozen') === (on ? 1 : 0),
+      async () => keyedValue(this.events.read(), 'frozen') === (on ? 1 : 0),
       timeoutMs,
       `cgroup ${this.id}: waiting for cgroup.events "frozen ${on ? 1 : 0}"`,
     );
