@@ -17,8 +17,9 @@ const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 
 /**
  * Extracts `zipFile` into `root`, an empty directory the caller created, private to this process, and
- * disposes of (see removeTree) if this throws. Every file and directory is fsynced, so once the caller
- * renames `root` into place and syncs its parent, the tree survives a power loss whole.
+ * disposes of (see removeTree) if this throws. Nothing is fsynced: the tree can always be rebuilt from the
+ * zip, so it only has to be whole across a crash of this process (the page cache keeps what was written),
+ * and the caller must not trust it after a crash of the machine (see FileCodeStore's boot marker).
  */
 export async function extractZip(zipFile: string, root: string, caps: ZipCaps = {}): Promise<ZipSummary> {
   const base = path.resolve(root);
@@ -68,7 +69,6 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
           },
           async close() {
             try {
-              await fh.datasync();
               // Zips made on Windows carry no mode, so their files are plain data, never executable.
               await fh.chmod(entry.permissions & 0o111 ? EXEC_MODE : FILE_MODE);
             } finally {
@@ -96,11 +96,8 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
       });
     }
 
-    // Children before parents is not needed for chmod, but fsync of a directory must follow its last change.
     for (const rel of dirs) {
-      const dir = inside({ name: rel, path: rel, kind: 'directory', permissions: 0 }, rel);
-      await fs.chmod(dir, DIR_MODE);
-      await syncDir(dir);
+      await fs.chmod(inside({ name: rel, path: rel, kind: 'directory', permissions: 0 }, rel), DIR_MODE);
     }
     return { entries: result.entries, unzippedSize: result.unzippedSize };
   } finally {
