@@ -147,6 +147,11 @@ describe('FileCodeStore.unpacked', () => {
     chmodSync(path.join(dir, 'lib'), 0o755);
     rmSync(path.join(dir, 'lib', 'g.js'));
     assert.equal(readFileSync(path.join(unpackDir, '.boot-id'), 'utf8'), 'boot-1');
+    // Checked once per store, not on every cold start.
+    writeFileSync(path.join(unpackDir, '.boot-id'), 'not read again');
+    assert.equal((await first.unpacked(ref.sha256Hex)).dir, dir);
+    assert.equal(existsSync(path.join(dir, 'lib', 'g.js')), false, 'not moved aside and extracted again');
+    writeFileSync(path.join(unpackDir, '.boot-id'), 'boot-1');
 
     const sameBoot = new FileCodeStore(codeDir, { bootId: 'boot-1' });
     assert.equal(existsSync(path.join((await sameBoot.unpacked(ref.sha256Hex)).dir, 'lib', 'g.js')), false);

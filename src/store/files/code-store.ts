@@ -57,6 +57,7 @@ export class FileCodeStore implements CodeStore {
   private readonly bootId: string | undefined;
   /** The unpack directory exists, and holds no tree from an earlier boot; once per store. */
   private unpackDirReady: Promise<void> | undefined;
+  private unpackDirChecked = false;
 
   constructor(dir: string, options: FileCodeStoreOptions = {}) {
     this.dir = path.resolve(dir);
@@ -175,12 +176,17 @@ export class FileCodeStore implements CodeStore {
   /** Extracts into a temp tree beside the final one, then renames it into place. */
   private async unpack(sha256Hex: string, zipFile: string): Promise<string> {
     const final = path.join(this.unpackDir, sha256Hex);
+    if (this.unpackDirChecked && existsSync(final)) return final;
     if (!existsSync(zipFile))
       throw new Error(`Code package ${sha256Hex} is not stored, so it cannot be unpacked`);
-    this.unpackDirReady ??= this.prepareUnpackDir().finally(() => {
-      // A failure is retried by the next call rather than remembered.
-      this.unpackDirReady = undefined;
-    });
+    this.unpackDirReady ??= this.prepareUnpackDir().then(
+      () => void (this.unpackDirChecked = true),
+      (err: unknown) => {
+        // Retried by the next call rather than remembered.
+        this.unpackDirReady = undefined;
+        throw err;
+      },
+    );
     await this.unpackDirReady;
     if (existsSync(final)) return final;
     const temp = path.join(this.unpackDir, `tmp-${randomUUID()}`);
