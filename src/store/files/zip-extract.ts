@@ -24,6 +24,7 @@ const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 export async function extractZip(zipFile: string, root: string, caps: ZipCaps = {}): Promise<ZipSummary> {
   const base = path.resolve(root);
   const dirs = new Set<string>(['.']);
+  const files = new Set<string>();
 
   const inside = (entry: ScannedEntry, rel: string): string => {
     const abs = path.resolve(base, rel);
@@ -54,10 +55,14 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
         await makeDirs(entry, path.posix.dirname(entry.path));
         const file = inside(entry, entry.path);
         // A later entry of the same name replaces the earlier one, as unzip does. The earlier file is
-        // already read-only, so it is unlinked rather than truncated; a directory there is an error.
-        await fs.unlink(file).catch((err: unknown) => {
-          if (code(err) !== 'ENOENT') throw clash(entry, 'cannot be written as a file', err);
-        });
+        // already read-only, so it is unlinked rather than truncated; a directory there is an error (EEXIST
+        // from the open). Only then: the root starts empty, and each unlink is a thread-pool round trip.
+        if (files.has(entry.path)) {
+          await fs.unlink(file).catch((err: unknown) => {
+            if (code(err) !== 'ENOENT') throw clash(entry, 'cannot be written as a file', err);
+          });
+        }
+        files.add(entry.path);
         const fh = await fs.open(file, CREATE_FILE, 0o600).catch((err: unknown) => {
           throw clash(entry, 'cannot be written as a file', err);
         });
