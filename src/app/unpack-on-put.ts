@@ -1,4 +1,4 @@
-// Unpacking a package takes milliseconds (extraction, then an fsync of the directory) that a cold start would
+// Unpacking a package takes milliseconds (inflating, creating files and directories) that a cold start would
 // otherwise spend on its critical path the first time new code runs. This wrapper starts that work as soon as
 // CreateFunction or UpdateFunctionCode has stored the package, in the background, so the first Invoke finds the
 // tree ready (or joins the extraction already running: the store shares one per sha).

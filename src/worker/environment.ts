@@ -173,9 +173,11 @@ export class Environment {
     this.prewarmed = true;
     if (sandbox.specialize === undefined) throw new Error(`the ${this.d.driver.name} driver has no zygotes`);
     const began = performance.now();
-    await sandbox.specialize(this.codeDir, this.spec.memorySize);
-    const env = runtimeEnv(this.spec, this.logs.stream, initType);
-    rapi.specialize(Buffer.from(JSON.stringify({ env })));
+    const specialised = sandbox.specialize(this.codeDir, this.spec.memorySize);
+    // Built while the code is being mounted.
+    const answer = Buffer.from(JSON.stringify({ env: runtimeEnv(this.spec, this.logs.stream, initType) }));
+    await specialised;
+    rapi.specialize(answer);
     this.d.log.debug({ env: this.id, ms: performance.now() - began }, 'sandbox specialised');
   }
 

@@ -242,6 +242,43 @@ describe('SandboxDriver (real sandboxes)', { skip: isRoot ? false : 'needs root'
     assert.match(out, /^root: bin dev etc lib (lib32 )?(lib64 )?(libx32 )?proc run sbin tmp usr var$/m);
   });
 
+  it('mounts code late into a running sandbox, read-only, from a directory its uid cannot reach', async (t) => {
+    if (!driver.lateCode) return t.skip('this host cannot mount code into a running sandbox');
+    // The late mount is made by root, so unlike a bind at start the directories above the code may be private.
+    const hidden = path.join(root, 'late-hidden');
+    const late = path.join(hidden, 'code');
+    mkdirSync(late, { recursive: true, mode: 0o755 });
+    chmodSync(hidden, 0o700);
+    writeFileSync(path.join(late, 'index.js'), 'late code\n');
+    const api = await runtimeApi();
+    const sandbox = await driver.create({
+      id: `t${++n}`,
+      runtimeDir,
+      runtimeApiSocket: api.socket,
+      argv: sh(
+        [
+          'echo waiting',
+          // Bounded: the test fails on the missing line rather than hanging.
+          'for i in $(seq 1000); do test -e /var/task/index.js && break; sleep 0.01; done',
+          'cat /var/task/index.js',
+          'touch /var/task/x 2>/dev/null && echo task-writable || echo task-ro',
+        ].join('\n'),
+      ),
+      env: { PATH: '/usr/bin:/bin' },
+      memoryMb: 128,
+      ephemeralStorageMb: 8,
+    });
+    sandboxes.push(sandbox);
+    const out = collect(sandbox.stdout);
+    await out.waitFor(/waiting/);
+    assert.ok(sandbox.specialize, 'a sandbox started without code can be specialised');
+    await sandbox.specialize(late, 256);
+    const exit = await sandbox.exited;
+    assert.equal(exit.code, 0);
+    assert.equal(out.text(), 'waiting\nlate code\ntask-ro\n');
+    await assert.rejects(sandbox.specialize(late, 256), /already specialised/);
+  });
+
   it('has no network but the relay to its own Runtime API socket', async () => {
     const tcp = createNetServer((c) => c.end('host-secret'));
     await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));

@@ -34,6 +34,8 @@ function freshStore(): { store: FileCodeStore; codeDir: string; unpackDir: strin
   return { store: new FileCodeStore(codeDir), codeDir, unpackDir: path.join(base, 'unpacked') };
 }
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** The unpack directory's entries but its boot marker. */
+const trees = (dir: string): string[] => readdirSync(dir).filter((name) => name !== '.boot-id');
 const mode = (p: string): number => lstatSync(p).mode & 0o7777;
 const link = (name: string, target: string): RawEntry => ({
   name,
@@ -124,7 +126,7 @@ describe('FileCodeStore.unpacked', () => {
     const ref = await store.put(layout);
     const held = await Promise.all(Array.from({ length: 8 }, () => store.unpacked(ref.sha256Hex)));
     assert.equal(new Set(held.map((h) => h.dir)).size, 1);
-    assert.deepEqual(readdirSync(unpackDir), [ref.sha256Hex], 'no temp trees left');
+    assert.deepEqual(trees(unpackDir), [ref.sha256Hex], 'no temp trees left');
     const inode = statSync(path.join(held[0]?.dir ?? '', 'index.js')).ino;
     const again = await store.unpacked(ref.sha256Hex);
     assert.equal(statSync(path.join(again.dir, 'index.js')).ino, inode, 'not extracted a second time');
@@ -132,6 +134,37 @@ describe('FileCodeStore.unpacked', () => {
     const restarted = new FileCodeStore(path.dirname(store.pathOf(ref.sha256Hex)));
     const after = await restarted.unpacked(ref.sha256Hex);
     assert.equal(statSync(path.join(after.dir, 'index.js')).ino, inode);
+  });
+
+  it('moves trees written in an earlier boot aside and unpacks them anew', async () => {
+    const base = path.join(root, `store-${++n}`);
+    const codeDir = path.join(base, 'code');
+    const unpackDir = path.join(base, 'unpacked');
+    const first = new FileCodeStore(codeDir, { bootId: 'boot-1' });
+    const ref = await first.put(await zipOf({ 'f.js': 'whole', 'lib/g.js': 'g' }));
+    const { dir } = await first.unpacked(ref.sha256Hex);
+    // What a crash of the machine can do to data that was never fsynced.
+    chmodSync(path.join(dir, 'lib'), 0o755);
+    rmSync(path.join(dir, 'lib', 'g.js'));
+    assert.equal(readFileSync(path.join(unpackDir, '.boot-id'), 'utf8'), 'boot-1');
+    // Checked once per store, not on every cold start.
+    writeFileSync(path.join(unpackDir, '.boot-id'), 'not read again');
+    assert.equal((await first.unpacked(ref.sha256Hex)).dir, dir);
+    assert.equal(existsSync(path.join(dir, 'lib', 'g.js')), false, 'not moved aside and extracted again');
+    writeFileSync(path.join(unpackDir, '.boot-id'), 'boot-1');
+
+    const sameBoot = new FileCodeStore(codeDir, { bootId: 'boot-1' });
+    assert.equal(existsSync(path.join((await sameBoot.unpacked(ref.sha256Hex)).dir, 'lib', 'g.js')), false);
+
+    const rebooted = new FileCodeStore(codeDir, { bootId: 'boot-2' });
+    const again = await rebooted.unpacked(ref.sha256Hex);
+    assert.equal(again.dir, dir);
+    assert.equal(readFileSync(path.join(again.dir, 'lib', 'g.js'), 'utf8'), 'g');
+    assert.equal(readFileSync(path.join(unpackDir, '.boot-id'), 'utf8'), 'boot-2');
+    const aside = trees(unpackDir).filter((name) => name.startsWith('trash-'));
+    assert.equal(aside.length, 1, 'the old tree waits for the sweep');
+    assert.equal(await rebooted.collectGarbage(new Set([ref.sha256Hex])), 1);
+    assert.deepEqual(trees(unpackDir), [ref.sha256Hex]);
   });
 
   it('refuses a sha that is not stored, leaving nothing', async () => {
@@ -155,7 +188,7 @@ describe('FileCodeStore.collectGarbage and unpacked trees', () => {
 
     // a: held, not kept; b: neither; c: kept.
     assert.equal(await store.collectGarbage(new Set([c.sha256Hex])), 3, 'zips a and b, tree b');
-    assert.deepEqual(readdirSync(unpackDir).sort(), [a.sha256Hex, c.sha256Hex].sort());
+    assert.deepEqual(trees(unpackDir).sort(), [a.sha256Hex, c.sha256Hex].sort());
     assert.equal(readFileSync(path.join(heldA.dir, 'a.js'), 'utf8'), 'a');
 
     heldA.release();
@@ -163,9 +196,9 @@ describe('FileCodeStore.collectGarbage and unpacked trees', () => {
     assert.ok(existsSync(heldA.dir), 'one hold is left');
     heldA2.release();
     assert.equal(await store.collectGarbage(new Set([c.sha256Hex])), 1);
-    assert.deepEqual(readdirSync(unpackDir), [c.sha256Hex]);
+    assert.deepEqual(trees(unpackDir), [c.sha256Hex]);
     assert.equal(await store.collectGarbage(new Set()), 2, 'zip c and tree c');
-    assert.deepEqual(readdirSync(unpackDir), []);
+    assert.deepEqual(trees(unpackDir), []);
   });
 
   it('removes temp and trash trees a crash left behind, read-only ones included', async () => {
@@ -180,7 +213,7 @@ describe('FileCodeStore.collectGarbage and unpacked trees', () => {
     }
     writeFileSync(path.join(unpackDir, 'notes.txt'), 'not ours to delete');
     assert.equal(await store.collectGarbage(new Set([kept.sha256Hex])), 2);
-    assert.deepEqual(readdirSync(unpackDir).sort(), [kept.sha256Hex, 'notes.txt']);
+    assert.deepEqual(trees(unpackDir).sort(), [kept.sha256Hex, 'notes.txt']);
   });
 
   it('never removes a tree whose unpacked() call raced a sweep', async () => {
@@ -197,7 +230,7 @@ describe('FileCodeStore.collectGarbage and unpacked trees', () => {
       assert.equal(readFileSync(path.join(held.dir, 'lib/x.js'), 'utf8'), 'x', `lost at delay ${delay}`);
       held.release();
       await store.collectGarbage(new Set());
-      assert.deepEqual(readdirSync(unpackDir), [], `left over at delay ${delay}`);
+      assert.deepEqual(trees(unpackDir), [], `left over at delay ${delay}`);
       if (finished) break;
     }
   });
@@ -247,7 +280,7 @@ describe('FileCodeStore.unpacked refuses hostile packages that got stored', () =
         assert.match(err.message, reason);
         return true;
       });
-      assert.deepEqual(readdirSync(unpackDir), []);
+      assert.deepEqual(trees(unpackDir), []);
       // Nothing is cached either: a second attempt fails the same way.
       await assert.rejects(store.unpacked(sha), reason);
     });

@@ -591,6 +591,22 @@ describe('nodejs runtime', suite, () => {
     assert.equal(rt.stderr(), '');
   });
 
+  it('as a pre-initialised runtime, searches the module paths HOME and NODE_PATH give, as a fresh start does', async () => {
+    const files = { 'index.js': "exports.handler = async () => require.resolve.paths('some-package');" };
+    const rt = await start('node', files, 'index.handler', { zygote: true });
+    await rt.server.waitZygote();
+    const task = join(root, `task-${seq}`);
+    const env = lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9');
+    rt.server.specialize(
+      Buffer.from(JSON.stringify({ env: { ...env, HOME: '/home/fn', NODE_PATH: `/opt/extra:${task}` } })),
+    );
+    assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
+    const paths = success(await rt.invoke({})) as string[];
+    for (const dir of ['/opt/extra', '/home/fn/.node_modules', '/home/fn/.node_libraries'])
+      assert.ok(paths.includes(dir), `${dir} in ${JSON.stringify(paths)}`);
+    assert.ok(!paths.includes('/opt/nodejs/node_modules'), 'the NODE_PATH the zygote started with is gone');
+  });
+
   it('as a pre-initialised runtime, still reports a failing handler as an init error', async () => {
     const rt = await start('node', { 'index.js': 'throw new Error("broken at load");' }, 'index.handler', {
       zygote: true,

@@ -831,6 +831,7 @@ function specialize(answer) {
     );
   }
   const next = JSON.parse(answer.body.toString('utf8')).env;
+  const { HOME, NODE_PATH } = env;
   // process.env is the process's environment itself: deleting a name unsets the variable. Only what differs
   // changes: assigning TZ, even its same value, makes Node reset ICU's time zone, which costs tens of ms.
   for (const name of Object.keys(env)) {
@@ -839,8 +840,9 @@ function specialize(answer) {
   }
   for (const name of Object.keys(next)) if (env[name] !== next[name]) env[name] = next[name];
   delete env.KILN_RUNTIME_API_SOCKET;
-  // NODE_PATH is read once at startup; read it again as a cold start would have.
-  require('node:module')._initPaths();
+  // The global module paths come from these two, read once at startup: read them again as a cold start would
+  // have, if they changed (a function with NODE_* variables gets no zygote; one may set HOME).
+  if (env.HOME !== HOME || env.NODE_PATH !== NODE_PATH) require('node:module')._initPaths();
   // The working directory is still the empty directory the code was mounted over.
   process.chdir(env.LAMBDA_TASK_ROOT || '/var/task');
 }

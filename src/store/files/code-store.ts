@@ -4,6 +4,9 @@
 //
 // Packages are also unpacked for execution, into `<unpackDir>/<sha>/` (by default `unpacked/` beside the code
 // directory). A tree is extracted into `tmp-*` and renamed into place, so one under its final name is whole.
+// Trees are not fsynced (milliseconds per file, on the first cold start of new code): a crash of Kiln loses
+// nothing the kernel has seen, and a crash of the machine is a new boot, whose first unpack finds `.boot-id`
+// naming another one and moves every tree aside to be rebuilt from its zip.
 // Holds counted per sha keep trees in use from the sweep; the sweep moves a doomed tree to `trash-*` in the
 // same event-loop turn as it checks for holds, so a tree an `unpacked()` caller was given is never removed.
 import { createHash, randomUUID } from 'node:crypto';
@@ -21,9 +24,14 @@ export interface FileCodeStoreOptions {
   readonly failpoint?: (name: 'code-written') => void;
   /** Where packages are unpacked for execution; `unpacked/` beside the code directory when absent. */
   readonly unpackDir?: string;
+  /** The machine's boot id; read from the kernel when absent (tests pass one to simulate a reboot). */
+  readonly bootId?: string;
 }
 
 const SHA_HEX = /^[0-9a-f]{64}$/;
+/** In the unpack directory: the boot its trees were written in. The sweep leaves names it does not know alone. */
+const BOOT_MARKER = '.boot-id';
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 const STORED = /^([0-9a-f]{64})\.zip$/;
 
 export class FileCodeStore implements CodeStore {
@@ -46,11 +54,16 @@ export class FileCodeStore implements CodeStore {
   private readonly unpacking = new Map<string, Promise<string>>();
   /** Temp trees of extractions in progress, and trash a sweep is removing, which other sweeps leave alone. */
   private readonly busyDirs = new Set<string>();
+  private readonly bootId: string | undefined;
+  /** The unpack directory exists, and holds no tree from an earlier boot; once per store. */
+  private unpackDirReady: Promise<void> | undefined;
+  private unpackDirChecked = false;
 
   constructor(dir: string, options: FileCodeStoreOptions = {}) {
     this.dir = path.resolve(dir);
     this.failpoint = options.failpoint;
     this.unpackDir = path.resolve(options.unpackDir ?? path.join(path.dirname(this.dir), 'unpacked'));
+    this.bootId = options.bootId;
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -163,18 +176,25 @@ export class FileCodeStore implements CodeStore {
   /** Extracts into a temp tree beside the final one, then renames it into place. */
   private async unpack(sha256Hex: string, zipFile: string): Promise<string> {
     const final = path.join(this.unpackDir, sha256Hex);
-    if (existsSync(final)) return final;
+    if (this.unpackDirChecked && existsSync(final)) return final;
     if (!existsSync(zipFile))
       throw new Error(`Code package ${sha256Hex} is not stored, so it cannot be unpacked`);
-    // Sandboxes run as other uids and must be able to reach the trees; umask could make this 0700.
-    if (await fs.mkdir(this.unpackDir, { recursive: true })) await fs.chmod(this.unpackDir, 0o755);
+    this.unpackDirReady ??= this.prepareUnpackDir().then(
+      () => void (this.unpackDirChecked = true),
+      (err: unknown) => {
+        // Retried by the next call rather than remembered.
+        this.unpackDirReady = undefined;
+        throw err;
+      },
+    );
+    await this.unpackDirReady;
+    if (existsSync(final)) return final;
     const temp = path.join(this.unpackDir, `tmp-${randomUUID()}`);
     this.busyDirs.add(temp);
     try {
       await fs.mkdir(temp, { mode: 0o700 });
       await extractZip(zipFile, temp);
       await fs.rename(temp, final);
-      await syncDir(this.unpackDir);
       return final;
     } catch (err) {
       // Should this fail too, the next sweep removes the temp tree; the extraction error is the one to report.
@@ -185,6 +205,33 @@ export class FileCodeStore implements CodeStore {
     } finally {
       this.busyDirs.delete(temp);
     }
+  }
+
+  /**
+   * Creates the unpack directory and, unless its marker names the current boot, moves every tree in it to
+   * `trash-*` (for the sweep) before writing the marker: trees written before a crash of the machine may have
+   * lost data that was never fsynced. The marker itself needs no fsync either: lost or torn, it names no boot.
+   */
+  private async prepareUnpackDir(): Promise<void> {
+    // Sandboxes run as other uids and must be able to reach the trees; umask could make this 0700.
+    if (await fs.mkdir(this.unpackDir, { recursive: true })) await fs.chmod(this.unpackDir, 0o755);
+    const boot = this.bootId ?? (await fs.readFile(BOOT_ID_FILE, 'utf8')).trim();
+    const marker = path.join(this.unpackDir, BOOT_MARKER);
+    const marked = await fs.readFile(marker, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (marked === boot) return;
+    for (const name of await fs.readdir(this.unpackDir)) {
+      if (!SHA_HEX.test(name)) continue;
+      await fs
+        .rename(path.join(this.unpackDir, name), path.join(this.unpackDir, `trash-${randomUUID()}`))
+        .catch((err: NodeJS.ErrnoException) => {
+          // A sweep got there first.
+          if (err.code !== 'ENOENT') throw err;
+        });
+    }
+    await fs.writeFile(marker, boot);
   }
 
   /**

@@ -17,12 +17,14 @@ const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 
 /**
  * Extracts `zipFile` into `root`, an empty directory the caller created, private to this process, and
- * disposes of (see removeTree) if this throws. Every file and directory is fsynced, so once the caller
- * renames `root` into place and syncs its parent, the tree survives a power loss whole.
+ * disposes of (see removeTree) if this throws. Nothing is fsynced: the tree can always be rebuilt from the
+ * zip, so it only has to be whole across a crash of this process (the page cache keeps what was written),
+ * and the caller must not trust it after a crash of the machine (see FileCodeStore's boot marker).
  */
 export async function extractZip(zipFile: string, root: string, caps: ZipCaps = {}): Promise<ZipSummary> {
   const base = path.resolve(root);
   const dirs = new Set<string>(['.']);
+  const files = new Set<string>();
 
   const inside = (entry: ScannedEntry, rel: string): string => {
     const abs = path.resolve(base, rel);
@@ -53,10 +55,14 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
         await makeDirs(entry, path.posix.dirname(entry.path));
         const file = inside(entry, entry.path);
         // A later entry of the same name replaces the earlier one, as unzip does. The earlier file is
-        // already read-only, so it is unlinked rather than truncated; a directory there is an error.
-        await fs.unlink(file).catch((err: unknown) => {
-          if (code(err) !== 'ENOENT') throw clash(entry, 'cannot be written as a file', err);
-        });
+        // already read-only, so it is unlinked rather than truncated; a directory there is an error (EEXIST
+        // from the open). Only then: the root starts empty, and each unlink is a thread-pool round trip.
+        if (files.has(entry.path)) {
+          await fs.unlink(file).catch((err: unknown) => {
+            if (code(err) !== 'ENOENT') throw clash(entry, 'cannot be written as a file', err);
+          });
+        }
+        files.add(entry.path);
         const fh = await fs.open(file, CREATE_FILE, 0o600).catch((err: unknown) => {
           throw clash(entry, 'cannot be written as a file', err);
         });
@@ -68,7 +74,6 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
           },
           async close() {
             try {
-              await fh.datasync();
               // Zips made on Windows carry no mode, so their files are plain data, never executable.
               await fh.chmod(entry.permissions & 0o111 ? EXEC_MODE : FILE_MODE);
             } finally {
@@ -96,11 +101,8 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
       });
     }
 
-    // Children before parents is not needed for chmod, but fsync of a directory must follow its last change.
     for (const rel of dirs) {
-      const dir = inside({ name: rel, path: rel, kind: 'directory', permissions: 0 }, rel);
-      await fs.chmod(dir, DIR_MODE);
-      await syncDir(dir);
+      await fs.chmod(inside({ name: rel, path: rel, kind: 'directory', permissions: 0 }, rel), DIR_MODE);
     }
     return { entries: result.entries, unzippedSize: result.unzippedSize };
   } finally {

@@ -8,7 +8,6 @@ import type { Sandbox, SandboxExit } from '../../driver.js';
 import { argsFd, encodeArgs, readyFd, type LaunchPlan } from './bwrap-args.js';
 import { signalProcess, type CpuLimit, type EnvCgroup } from './cgroups.js';
 import type { CodeMounts } from './code-mounts.js';
-import { assertReachable } from './host-paths.js';
 
 export interface SandboxTimeouts {
   /** From spawn until the relay is up and the runtime is about to be exec'd. */
@@ -153,18 +152,20 @@ export class BwrapSandbox implements Sandbox {
   }
 
   async specialize(codeDir: string, memoryMb: number): Promise<void> {
-    const { late, uid, id } = this.args;
+    const { late, id } = this.args;
     if (late === undefined)
       throw new Error(`sandbox ${id} was started with its code: it cannot be specialised`);
     if (this.specialized)
       throw new Error(`sandbox ${id} is already specialised: it serves one function only`);
     this.assertLive('specialize');
     this.specialized = true;
-    await assertReachable('codeDir', codeDir, uid, uid);
-    // The limit first: the code must never be visible to a sandbox still holding the pool's limit.
-    await this.args.cgroup.setMemoryLimit(memoryMb * 1024 * 1024);
+    // Both at once (the limit is written while the helper mounts): nothing in the sandbox runs the function's
+    // code before the caller, once both are done, tells the waiting runtime it may. The directories above
+    // codeDir need not be reachable by the sandbox's uid, unlike for a bind by bwrap, which runs as that uid:
+    // the helper mounts it as root, and inside, /var/task is the mount's root.
+    const mounted = late.mounts.roBind(codeDir, late.slot);
+    await Promise.all([mounted, this.args.cgroup.setMemoryLimit(memoryMb * 1024 * 1024)]);
     this.cpu = late.cpuFor(memoryMb);
-    await late.mounts.roBind(codeDir, late.slot);
   }
 
   async freeze(): Promise<void> {
