@@ -298,11 +298,12 @@ class RapidClient {
     this.hostHeader = endpoint.socketPath ? 'localhost' : `${endpoint.host}:${endpoint.port}`;
     /** The keep-alive connection; undefined until first used, replaced once it closed. */
     this.conn = undefined;
+    this.nextRequest = `GET ${API}/invocation/next HTTP/1.1\r\nHost: ${this.hostHeader}\r\n\r\n`;
   }
 
   /** Long-polls for the next event: { body: string, headers: lower-cased names }. */
   async nextInvocation() {
-    const res = await this.request('GET', `${API}/invocation/next`);
+    const res = await this.exchange('GET', this.nextRequest);
     if (res.status !== 200) {
       throw new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
     }
@@ -334,12 +335,12 @@ class RapidClient {
    * like Lambda's client, log and carry on; a dead endpoint surfaces at the next /next.
    */
   async post(path, body, errorType, what) {
-    const headers = { 'Content-Type': 'application/json' };
+    let head = 'Content-Type: application/json\r\n';
     if (errorType !== undefined) {
-      headers['Lambda-Runtime-Function-Error-Type'] = String(errorType).replace(INVALID_HEADER_CHARS, '');
+      head += `Lambda-Runtime-Function-Error-Type: ${String(errorType).replace(INVALID_HEADER_CHARS, '')}\r\n`;
     }
     try {
-      const res = await this.request('POST', path, headers, body);
+      const res = await this.request('POST', path, head, body);
       if (res.status >= 300)
         logRuntimeError(`Failed to post handler ${what} response. Http response code: ${res.status}.`);
     } catch (err) {
@@ -349,14 +350,13 @@ class RapidClient {
 
   /**
    * One request on the shared keep-alive connection when it is idle; a request made while it is busy (an
-   * error posted while /next is pending) gets a connection of its own.
+   * error posted while /next is pending) gets a connection of its own. `head` is extra header lines.
    */
-  request(method, path, headers = {}, body = '') {
-    const payload = Buffer.from(body, 'utf8');
-    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
-    for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
-    if (method !== 'GET' || payload.length > 0) head += `Content-Length: ${payload.length}\r\n`;
-    return this.exchange(method, Buffer.concat([Buffer.from(head + '\r\n', 'utf8'), payload]));
+  request(method, path, head = '', body = '') {
+    // One string, written as is: the socket encodes it straight into its write, with no Buffers of ours.
+    let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
+    if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
+    return this.exchange(method, raw + '\r\n' + body);
   }
 
   async exchange(_method, raw) {
@@ -454,33 +454,36 @@ class Connection {
 /** Incremental parser for one HTTP/1.1 response: Content-Length, chunked or read-until-close bodies. */
 class ResponseParser {
   constructor() {
-    this.buf = Buffer.alloc(0);
+    // Usually a whole response arrives in one chunk; buf is only kept when it does not.
+    this.buf = undefined;
     this.head = undefined;
     this.mode = undefined;
     this.remaining = 0;
     this.chunkLeft = undefined;
     this.inTrailers = false;
-    this.bodyChunks = [];
+    this.bodyChunks = undefined;
     this.untilClose = false;
     this.extra = false;
   }
 
   /** The response once complete, else undefined. */
   push(chunk) {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    if (!this.head) {
-      const end = this.buf.indexOf(CRLF_CRLF);
+    let buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.head === undefined) {
+      const end = buf.indexOf(CRLF_CRLF);
       if (end < 0) {
-        if (this.buf.length > 1 << 20) throw new Error('Runtime API response head too large');
+        if (buf.length > 1 << 20) throw new Error('Runtime API response head too large');
+        this.buf = buf;
         return undefined;
       }
       // The server sends non-ASCII header text (client context JSON) as its UTF-8 bytes.
-      this.head = parseHead(this.buf.subarray(0, end).toString('utf8'));
-      this.buf = this.buf.subarray(end + 4);
+      this.head = parseHead(buf.toString('utf8', 0, end));
+      buf = buf.subarray(end + 4);
       const te = this.head.headers['transfer-encoding'];
       const cl = this.head.headers['content-length'];
       if (te !== undefined && /chunked/i.test(te)) {
         this.mode = 'chunked';
+        this.bodyChunks = [];
       } else if (cl !== undefined) {
         this.mode = 'length';
         this.remaining = Number.parseInt(cl, 10);
@@ -491,16 +494,18 @@ class ResponseParser {
       } else {
         this.mode = 'close';
         this.untilClose = true;
+        this.bodyChunks = [];
       }
     }
+    this.buf = buf;
     if (this.mode === 'length') {
-      if (this.buf.length < this.remaining) return undefined;
-      this.extra = this.buf.length > this.remaining;
-      return this.result(this.buf.subarray(0, this.remaining));
+      if (buf.length < this.remaining) return undefined;
+      this.extra = buf.length > this.remaining;
+      return this.result(this.extra ? buf.subarray(0, this.remaining) : buf);
     }
     if (this.mode === 'chunked') return this.pushChunked();
-    this.bodyChunks.push(this.buf);
-    this.buf = Buffer.alloc(0);
+    this.bodyChunks.push(buf);
+    this.buf = undefined;
     return undefined;
   }
 
@@ -533,7 +538,7 @@ class ResponseParser {
   }
 
   endOfStream() {
-    this.bodyChunks.push(this.buf);
+    if (this.buf !== undefined) this.bodyChunks.push(this.buf);
     return { ...this.result(Buffer.concat(this.bodyChunks)), close: true };
   }
 
@@ -544,20 +549,27 @@ class ResponseParser {
   }
 }
 
+const STATUS_LINE = /^HTTP\/1\.[01] \d\d\d/;
+
+/** Status and lower-cased headers, walking the text once rather than splitting it into lines. */
 function parseHead(text) {
-  const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (!m) throw new Error(`Bad status line from Runtime API: ${JSON.stringify(lines[0])}`);
+  if (!STATUS_LINE.test(text)) {
+    throw new Error(`Bad status line from Runtime API: ${JSON.stringify(text.split('\r\n', 1)[0])}`);
+  }
+  const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + text.charCodeAt(11) - 48;
   const headers = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+  let eol = text.indexOf('\r\n');
+  while (eol >= 0) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const end = eol < 0 ? text.length : eol;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon >= end) continue;
+    const name = text.slice(start, colon).trim().toLowerCase();
+    const value = text.slice(colon + 1, end).trim();
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { status: Number(m[1]), headers };
+  return { status, headers };
 }
 
 // ===== the invocation loop ==============================================================================
