@@ -301,81 +301,90 @@ class RapidClient {
     this.nextRequest = `GET ${API}/invocation/next HTTP/1.1\r\nHost: ${this.hostHeader}\r\n\r\n`;
   }
 
-  /** Long-polls for the next event: { body: string, headers: lower-cased names }. */
-  async nextInvocation() {
-    const res = await this.exchange('GET', this.nextRequest);
-    if (res.status !== 200) {
-      throw new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
-    }
-    return { body: res.body.toString('utf8'), headers: res.headers };
+  // Callbacks rather than promises from here down: a warm invocation makes four requests' worth of promise
+  // reactions and microtask hops otherwise, each of them memory to allocate and code to run.
+
+  /** Long-polls for the next event: calls back with (err) or (undefined, { status, headers, body }). */
+  nextInvocation(cb) {
+    this.exchange('GET', this.nextRequest, (err, res) => {
+      if (err === undefined && res.status !== 200) {
+        err = new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
+      }
+      cb(err, res);
+    });
   }
 
   /** Serialises synchronously, throwing into the caller like Lambda's client does, then posts. */
-  postInvocationResponse(result, id) {
+  postInvocationResponse(result, id, then) {
     const body = serialize(result);
-    return this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success');
+    this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success', then);
   }
 
-  postInvocationError(rapidResponse, id) {
+  postInvocationError(rapidResponse, id, then) {
     const body = serialize(rapidResponse);
-    return this.post(
+    this.post(
       `${API}/invocation/${encodeURIComponent(id)}/error`,
       body,
       rapidResponse.errorType,
       'error',
+      then,
     );
   }
 
-  postInitError(rapidResponse) {
-    return this.post(`${API}/init/error`, serialize(rapidResponse), rapidResponse.errorType, 'init error');
+  postInitError(rapidResponse, then) {
+    this.post(`${API}/init/error`, serialize(rapidResponse), rapidResponse.errorType, 'init error', then);
   }
 
   /**
-   * Never rejects. A refused post is the platform's business (it turns a 413 into an error result), so,
-   * like Lambda's client, log and carry on; a dead endpoint surfaces at the next /next.
+   * Calls `then` once the post is over, whatever became of it. A refused post is the platform's business (it
+   * turns a 413 into an error result), so, like Lambda's client, log and carry on; a dead endpoint surfaces at
+   * the next /next.
    */
-  async post(path, body, errorType, what) {
+  post(path, body, errorType, what, then) {
     let head = 'Content-Type: application/json\r\n';
     if (errorType !== undefined) {
       head += `Lambda-Runtime-Function-Error-Type: ${String(errorType).replace(INVALID_HEADER_CHARS, '')}\r\n`;
     }
-    try {
-      const res = await this.request('POST', path, head, body);
-      if (res.status >= 300)
+    this.request('POST', path, head, body, (err, res) => {
+      if (err !== undefined) logRuntimeError(`Failed to post handler ${what} response: ${err.message}`);
+      else if (res.status >= 300)
         logRuntimeError(`Failed to post handler ${what} response. Http response code: ${res.status}.`);
-    } catch (err) {
-      logRuntimeError(`Failed to post handler ${what} response: ${err.message}`);
-    }
+      then();
+    });
   }
 
   /**
    * One request on the shared keep-alive connection when it is idle; a request made while it is busy (an
    * error posted while /next is pending) gets a connection of its own. `head` is extra header lines.
    */
-  request(method, path, head = '', body = '') {
+  request(method, path, head, body, cb) {
     // One string, written as is: the socket encodes it straight into its write, with no Buffers of ours.
     let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
     if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
-    return this.exchange(method, raw + '\r\n' + body);
+    this.exchange(method, raw + '\r\n' + body, cb);
   }
 
-  async exchange(_method, raw) {
-    if (this.conn && !this.conn.busy && !this.conn.closed) {
-      try {
-        return await this.conn.send(raw);
-      } catch (err) {
-        // The server may drop an idle keep-alive connection just as it is reused; it processed nothing
-        // then, so one retry on a fresh connection is safe.
-        if (!err.beforeResponse) throw err;
-      }
+  exchange(_method, raw, cb) {
+    const conn = this.conn;
+    if (conn === undefined || conn.busy || conn.closed) {
+      this.exchangeFresh(raw, cb);
+      return;
     }
+    conn.send(raw, (err, res) => {
+      // The server may drop an idle keep-alive connection just as it is reused; it processed nothing
+      // then, so one retry on a fresh connection is safe.
+      if (err !== undefined && err.beforeResponse) this.exchangeFresh(raw, cb);
+      else cb(err, res);
+    });
+  }
+
+  exchangeFresh(raw, cb) {
     const fresh = new Connection(this.endpoint);
     if (!this.conn || this.conn.closed) this.conn = fresh;
-    try {
-      return await fresh.send(raw);
-    } finally {
+    fresh.send(raw, (err, res) => {
       if (fresh !== this.conn) fresh.close();
-    }
+      cb(err, res);
+    });
   }
 }
 
@@ -384,7 +393,9 @@ class Connection {
   constructor(endpoint) {
     this.busy = false;
     this.closed = false;
+    /** The callback of the request in flight. */
     this.pending = undefined;
+    this.gotBytes = false;
     this.parser = undefined;
     this.socket = endpoint.socketPath
       ? connect({ path: endpoint.socketPath })
@@ -395,16 +406,15 @@ class Connection {
     this.socket.on('close', () => this.fail(new Error('Runtime API connection closed')));
   }
 
-  send(raw) {
+  send(raw, cb) {
     this.busy = true;
     // Only a request in flight may keep the process alive. An idle connection must let the event loop
     // drain, or callbackWaitsForEmptyEventLoop would never see it empty.
     this.socket.ref();
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, gotBytes: false };
-      this.parser = new ResponseParser();
-      this.socket.write(raw);
-    });
+    this.pending = cb;
+    this.gotBytes = false;
+    this.parser = new ResponseParser();
+    this.socket.write(raw);
   }
 
   close() {
@@ -413,8 +423,8 @@ class Connection {
   }
 
   onData(chunk) {
-    if (!this.pending) return;
-    this.pending.gotBytes = true;
+    if (this.pending === undefined) return;
+    this.gotBytes = true;
     let res;
     try {
       res = this.parser.push(chunk);
@@ -422,32 +432,32 @@ class Connection {
       this.fail(err);
       return;
     }
-    if (res) this.finish(res);
+    if (res !== undefined) this.finish(res);
   }
 
   onEnd() {
-    if (this.pending && this.parser.untilClose) this.finish(this.parser.endOfStream());
+    if (this.pending !== undefined && this.parser.untilClose) this.finish(this.parser.endOfStream());
     else this.fail(new Error('Runtime API closed the connection'));
   }
 
   finish(res) {
-    const { resolve } = this.pending;
+    const cb = this.pending;
     this.pending = undefined;
     this.busy = false;
     if (res.close || this.parser.extra) this.close();
     else this.socket.unref();
-    resolve(res);
+    cb(undefined, res);
   }
 
   fail(err) {
     this.closed = true;
     this.busy = false;
     this.socket.destroy();
-    if (!this.pending) return;
-    const { reject, gotBytes } = this.pending;
+    const cb = this.pending;
+    if (cb === undefined) return;
     this.pending = undefined;
-    err.beforeResponse = !gotBytes;
-    reject(err);
+    err.beforeResponse = !this.gotBytes;
+    cb(err);
   }
 }
 
@@ -597,26 +607,17 @@ let handler;
 const noop = () => {};
 let beforeExit = noop;
 
+/** The invocation in flight, for crash reports; undefined until the first (a crash then is an init error). */
+let currentId;
+
 let exiting = false;
-function exitAfter(post, code) {
-  if (exiting) return;
+/** Posts a crash as the current invocation's error (or the init error), then exits; the first crash decides. */
+function crash(error, code) {
+  const exit = exiting ? noop : () => process.exit(code);
   exiting = true;
-  post.finally(() => process.exit(code));
-}
-
-// Until the first invocation a crash is an init error; from then on it fails the current invocation.
-let errorCallbacks = {
-  uncaughtException: (error) => exitAfter(client.postInitError(toRapidResponse(error)), EXIT_UNCAUGHT),
-  unhandledRejection: (error) => exitAfter(client.postInitError(toRapidResponse(error)), EXIT_REJECTION),
-};
-
-function setErrorCallbacks(id) {
-  errorCallbacks = {
-    uncaughtException: (error) =>
-      exitAfter(client.postInvocationError(toRapidResponse(error), id), EXIT_UNCAUGHT),
-    unhandledRejection: (error) =>
-      exitAfter(client.postInvocationError(toRapidResponse(error), id), EXIT_REJECTION),
-  };
+  const rapidResponse = toRapidResponse(error);
+  if (currentId === undefined) client.postInitError(rapidResponse, exit);
+  else client.postInvocationError(rapidResponse, currentId, exit);
 }
 
 function fatal(err) {
@@ -624,71 +625,13 @@ function fatal(err) {
   process.exit(1);
 }
 
+// Straight on to /next, not through setImmediate: the answer comes in a later turn of the event loop anyway.
 function scheduleNext() {
   if (rehearsal !== undefined) {
     rehearsal();
     return;
   }
-  setImmediate(() => handleOnce().catch(fatal));
-}
-
-/**
- * The callback, and the succeed/fail/done part of the context, of one invocation. Only the first call of
- * any of them counts. Errors are posted at once; a callback success waits for the event loop to drain
- * unless callbackWaitsForEmptyEventLoop was set to false.
- */
-function buildCallbackContext(id) {
-  const postError = (err) => {
-    logError('Invoke Error', err);
-    client.postInvocationError(toRapidResponse(err), id).then(scheduleNext);
-  };
-  let completed = false;
-  const complete = (result) => {
-    if (completed) {
-      console.error(
-        'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
-      );
-      return;
-    }
-    completed = true;
-    // An unserialisable result throws here, into whoever completed the invocation, as on Lambda.
-    client.postInvocationResponse(result, id).then(scheduleNext);
-  };
-  let waitForEmptyEventLoop = true;
-  const callback = (err, result) => {
-    beforeExit = noop;
-    if (err !== undefined && err !== null) postError(err);
-    else if (!waitForEmptyEventLoop) complete(result);
-    else beforeExit = () => setImmediate(() => complete(result));
-  };
-  const done = (err, result) => {
-    beforeExit = noop;
-    if (err !== undefined && err !== null) postError(err);
-    else complete(result);
-  };
-  let finished = false;
-  const firstCallOnly =
-    (fn) =>
-    (...args) => {
-      if (finished) return;
-      fn(...args);
-      finished = true;
-    };
-  const context = {
-    get callbackWaitsForEmptyEventLoop() {
-      return waitForEmptyEventLoop;
-    },
-    set callbackWaitsForEmptyEventLoop(value) {
-      waitForEmptyEventLoop = value;
-    },
-    succeed: firstCallOnly((result) => done(null, result)),
-    fail: firstCallOnly((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
-    done: firstCallOnly(done),
-  };
-  const markCompleted = () => {
-    completed = true;
-  };
-  return [firstCallOnly(callback), context, markCompleted];
+  client.nextInvocation(invoke);
 }
 
 function parseJsonHeader(value, name) {
@@ -700,46 +643,111 @@ function parseJsonHeader(value, name) {
   }
 }
 
-function attachEnvironmentData(context, headers) {
-  const trace = headers['lambda-runtime-trace-id'];
-  if (trace) env._X_AMZN_TRACE_ID = trace;
-  else delete env._X_AMZN_TRACE_ID;
-  const deadline = Number(headers['lambda-runtime-deadline-ms']);
-  return Object.assign(context, {
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
-    clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
-    identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
-    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
-    awsRequestId: headers['lambda-runtime-aws-request-id'],
-    tenantId: headers['lambda-runtime-aws-tenant-id'],
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  });
-}
-
-async function handleOnce() {
-  const { body, headers } = await client.nextInvocation();
+/**
+ * Runs one invocation. The callback, and the succeed/fail/done part of the context: only the first call of
+ * any of them counts (one that throws, as an unserialisable result does, does not count). Errors are posted at
+ * once; a callback success waits for the event loop to drain unless callbackWaitsForEmptyEventLoop was set to
+ * false. A handler that neither returns a promise nor calls back succeeds with null once the loop drains.
+ */
+function invoke(err, res) {
+  if (err !== undefined) {
+    fatal(err);
+    return;
+  }
+  const headers = res.headers;
   const id = headers['lambda-runtime-aws-request-id'];
-  if (!id) throw new Error('Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id');
+  if (!id) {
+    fatal(new Error('Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id'));
+    return;
+  }
   globalThis[REQUEST_ID] = id;
-  const [callback, callbackContext, markCompleted] = buildCallbackContext(id);
-  try {
-    setErrorCallbacks(id);
-    // A handler that neither returns a promise nor calls back succeeds with null once the loop drains.
-    beforeExit = () => {
-      markCompleted();
-      client.postInvocationResponse(null, id).then(scheduleNext);
-    };
-    const context = attachEnvironmentData(callbackContext, headers);
-    const result = handler(JSON.parse(body), context, callback);
-    if (result && typeof result.then === 'function') {
-      result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
+  currentId = id;
+
+  let completed = false;
+  const postError = (error) => {
+    logError('Invoke Error', error);
+    client.postInvocationError(toRapidResponse(error), id, scheduleNext);
+  };
+  const complete = (result) => {
+    if (completed) {
+      console.error(
+        'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
+      );
+      return;
     }
-  } catch (err) {
-    callback(err);
+    completed = true;
+    // An unserialisable result throws here, into whoever completed the invocation, as on Lambda.
+    client.postInvocationResponse(result, id, scheduleNext);
+  };
+  const done = (error, result) => {
+    beforeExit = noop;
+    if (error !== undefined && error !== null) postError(error);
+    else complete(result);
+  };
+  let waitForEmptyEventLoop = true;
+  let finished = false;
+  const callback = (error, result) => {
+    if (finished) return;
+    beforeExit = noop;
+    if (error !== undefined && error !== null) postError(error);
+    else if (!waitForEmptyEventLoop) complete(result);
+    else beforeExit = () => setImmediate(() => complete(result));
+    finished = true;
+  };
+  const succeed = (result) => {
+    if (finished) return;
+    done(null, result);
+    finished = true;
+  };
+  const fail = (error) => {
+    if (finished) return;
+    if (error === undefined || error === null) done('handled');
+    else done(error, null);
+    finished = true;
+  };
+
+  try {
+    beforeExit = () => {
+      completed = true;
+      client.postInvocationResponse(null, id, scheduleNext);
+    };
+    const trace = headers['lambda-runtime-trace-id'];
+    if (trace) env._X_AMZN_TRACE_ID = trace;
+    else delete env._X_AMZN_TRACE_ID;
+    const deadline = Number(headers['lambda-runtime-deadline-ms']);
+    const clientContext = parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext');
+    const identity = parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    // One literal, in the order of Lambda's context object, rather than properties added to it one by one.
+    const context = {
+      get callbackWaitsForEmptyEventLoop() {
+        return waitForEmptyEventLoop;
+      },
+      set callbackWaitsForEmptyEventLoop(value) {
+        waitForEmptyEventLoop = value;
+      },
+      succeed,
+      fail,
+      done: (error, result) => {
+        if (finished) return;
+        done(error, result);
+        finished = true;
+      },
+      functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+      clientContext,
+      identity,
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      tenantId: headers['lambda-runtime-aws-tenant-id'],
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    };
+    const result = handler(JSON.parse(res.body.toString('utf8')), context, callback);
+    if (result && typeof result.then === 'function') result.then(succeed, fail).catch(fail);
+  } catch (error) {
+    callback(error);
   }
 }
 
@@ -750,12 +758,12 @@ function start() {
   process.on('beforeExit', () => beforeExit());
   process.on('uncaughtException', (error) => {
     logError('Uncaught Exception', error);
-    errorCallbacks.uncaughtException(error);
+    crash(error, EXIT_UNCAUGHT);
   });
   process.on('unhandledRejection', (reason, promise) => {
     const error = new UnhandledPromiseRejection(reason, promise);
     logError('Unhandled Promise Rejection', error);
-    errorCallbacks.unhandledRejection(error);
+    crash(error, EXIT_REJECTION);
   });
   // An ES module whose top-level await never settles leaves nothing to run: say so, as Node would (13).
   beforeExit = () => {
@@ -771,7 +779,7 @@ function start() {
     (error) => {
       beforeExit = noop;
       logError('Uncaught Exception', error);
-      errorCallbacks.uncaughtException(error);
+      crash(error, EXIT_UNCAUGHT);
     },
   );
 }
@@ -792,7 +800,7 @@ class RehearsalClient extends RapidClient {
     super({ socketPath: '/' });
   }
 
-  exchange(method) {
+  exchange(method, _raw, cb) {
     const body = method === 'GET' ? '{}' : '{"status":"OK"}';
     const head =
       method === 'GET'
@@ -803,7 +811,8 @@ class RehearsalClient extends RapidClient {
     const res = new ResponseParser().push(
       Buffer.from(`${head}Content-Length: ${body.length}\r\n\r\n${body}`),
     );
-    return Promise.resolve(res);
+    // Answered in a later tick, as a socket would.
+    process.nextTick(cb, undefined, res);
   }
 }
 
@@ -811,22 +820,22 @@ async function rehearse() {
   const dir = join(__dirname, 'rehearsal');
   const file = join(dir, 'index.cjs');
   const real = client;
-  const initCallbacks = errorCallbacks;
   try {
     handler = await loadHandler(dir, 'index.handler');
     Reflect.deleteProperty(require.cache, file);
     const children = module.children;
     for (let i = children.length - 1; i >= 0; i--) if (children[i].id === file) children.splice(i, 1);
     client = new RehearsalClient();
-    await new Promise((resolve, reject) => {
+    // A failure on the way is fatal(), as it would be after the rehearsal.
+    await new Promise((resolve) => {
       rehearsal = resolve;
-      handleOnce().catch(reject);
+      client.nextInvocation(invoke);
     });
   } finally {
     rehearsal = undefined;
     client = real;
     handler = undefined;
-    errorCallbacks = initCallbacks;
+    currentId = undefined;
     beforeExit = noop;
     Reflect.deleteProperty(globalThis, REQUEST_ID);
   }
@@ -859,7 +868,14 @@ function specialize(answer) {
 
 if (env.KILN_ZYGOTE === '1') {
   rehearse()
-    .then(() => client.request('GET', '/kiln/zygote/specialization'))
+    .then(
+      () =>
+        new Promise((resolve, reject) =>
+          client.request('GET', '/kiln/zygote/specialization', '', '', (err, res) =>
+            err === undefined ? resolve(res) : reject(err),
+          ),
+        ),
+    )
     .then((answer) => {
       specialize(answer);
       start();
