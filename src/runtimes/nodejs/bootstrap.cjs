@@ -306,62 +306,99 @@ class RapidClient {
 
   /** Long-polls for the next event: calls back with (err) or (undefined, { status, headers, body }). */
   nextInvocation(cb) {
-    this.exchange('GET', this.nextRequest, (err, res) => {
-      if (err === undefined && res.status !== 200) {
-        err = new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
-      }
-      cb(err, res);
-    });
+    this.exchange('GET', this.nextRequest, (err, res) => cb(nextError(err, res), res));
   }
 
-  /** Serialises synchronously, throwing into the caller like Lambda's client does, then posts. */
-  postInvocationResponse(result, id, then) {
+  /**
+   * Serialises synchronously, throwing into the caller like Lambda's client does, then posts. With `next`,
+   * asks for the next invocation right behind the post (see post); else calls `then` once it is over.
+   */
+  postInvocationResponse(result, id, next, then) {
     const body = serialize(result);
-    this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success', then);
+    this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success', next, then);
   }
 
-  postInvocationError(rapidResponse, id, then) {
+  postInvocationError(rapidResponse, id, next, then) {
     const body = serialize(rapidResponse);
     this.post(
       `${API}/invocation/${encodeURIComponent(id)}/error`,
       body,
       rapidResponse.errorType,
       'error',
+      next,
       then,
     );
   }
 
   postInitError(rapidResponse, then) {
-    this.post(`${API}/init/error`, serialize(rapidResponse), rapidResponse.errorType, 'init error', then);
+    const body = serialize(rapidResponse);
+    this.post(`${API}/init/error`, body, rapidResponse.errorType, 'init error', undefined, then);
   }
 
   /**
-   * Calls `then` once the post is over, whatever became of it. A refused post is the platform's business (it
-   * turns a 413 into an error result), so, like Lambda's client, log and carry on; a dead endpoint surfaces at
-   * the next /next.
+   * A refused post is the platform's business (it turns a 413 into an error result), so, like Lambda's
+   * client, log and carry on; a dead endpoint surfaces at the next /next.
+   *
+   * With `next`, the GET /next goes out on the same connection right behind the post instead of once its 202
+   * is in: one write, and the server reads both at one wake-up, and often answers both at one wake-up of
+   * ours. Both RAPID and Kiln's server take a connection's requests one after the other, so the /next is
+   * handled once the post is. Should the connection fail before the post is answered, the post is made again
+   * on a fresh one and only then the /next, as without pipelining.
    */
-  post(path, body, errorType, what, then) {
+  post(path, body, errorType, what, next, then) {
     let head = 'Content-Type: application/json\r\n';
     if (errorType !== undefined) {
       head += `Lambda-Runtime-Function-Error-Type: ${String(errorType).replace(INVALID_HEADER_CHARS, '')}\r\n`;
     }
-    this.request('POST', path, head, body, (err, res) => {
+    const raw = this.requestText('POST', path, head, body);
+    const report = (err, res) => {
       if (err !== undefined) logRuntimeError(`Failed to post handler ${what} response: ${err.message}`);
       else if (res.status >= 300)
         logRuntimeError(`Failed to post handler ${what} response. Http response code: ${res.status}.`);
-      then();
+    };
+    const conn = this.conn;
+    if (next === undefined || conn === undefined || conn.busy || conn.closed) {
+      this.exchange('POST', raw, (err, res) => {
+        report(err, res);
+        if (next === undefined) then();
+        else this.nextInvocation(next);
+      });
+      return;
+    }
+    let again = false;
+    // One write for both, so that the server finds them together.
+    conn.send(raw + this.nextRequest, (err, res) => {
+      if (err !== undefined && err.beforeResponse) {
+        again = true;
+        this.exchangeFresh(raw, (err2, res2) => {
+          report(err2, res2);
+          this.nextInvocation(next);
+        });
+      } else {
+        report(err, res);
+      }
     });
+    conn.expect((err, res) => {
+      if (again) return;
+      // The post was answered (its callback ran first), so asking again elsewhere cannot overtake it.
+      if (err !== undefined && err.beforeResponse) this.nextInvocation(next);
+      else next(nextError(err, res), res);
+    });
+  }
+
+  /** The text of one request; `head` is extra header lines. */
+  requestText(method, path, head, body) {
+    let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
+    if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
+    return raw + '\r\n' + body;
   }
 
   /**
    * One request on the shared keep-alive connection when it is idle; a request made while it is busy (an
-   * error posted while /next is pending) gets a connection of its own. `head` is extra header lines.
+   * error posted while /next is pending) gets a connection of its own.
    */
   request(method, path, head, body, cb) {
-    // One string, written as is: the socket encodes it straight into its write, with no Buffers of ours.
-    let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
-    if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
-    this.exchange(method, raw + '\r\n' + body, cb);
+    this.exchange(method, this.requestText(method, path, head, body), cb);
   }
 
   exchange(_method, raw, cb) {
@@ -388,13 +425,22 @@ class RapidClient {
   }
 }
 
-/** One socket, at most one request in flight, the response parsed as it streams in. */
+function nextError(err, res) {
+  if (err !== undefined || res.status === 200) return err;
+  return new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
+}
+
+/**
+ * One socket and the requests written on it, answered in order (HTTP/1.1 pipelining); each response is
+ * parsed as it streams in.
+ */
 class Connection {
   constructor(endpoint) {
     this.busy = false;
     this.closed = false;
-    /** The callback of the request in flight. */
-    this.pending = undefined;
+    /** The callbacks of the requests in flight, oldest first. */
+    this.waiting = [];
+    /** Whether any of the oldest request's answer has arrived. */
     this.gotBytes = false;
     this.parser = undefined;
     this.socket = endpoint.socketPath
@@ -407,14 +453,21 @@ class Connection {
   }
 
   send(raw, cb) {
-    this.busy = true;
-    // Only a request in flight may keep the process alive. An idle connection must let the event loop
-    // drain, or callbackWaitsForEmptyEventLoop would never see it empty.
-    this.socket.ref();
-    this.pending = cb;
-    this.gotBytes = false;
-    this.parser = new ResponseParser();
+    if (this.waiting.length === 0) {
+      this.busy = true;
+      // Only a request in flight may keep the process alive. An idle connection must let the event loop
+      // drain, or callbackWaitsForEmptyEventLoop would never see it empty.
+      this.socket.ref();
+      this.gotBytes = false;
+      this.parser = new ResponseParser();
+    }
+    this.waiting.push(cb);
     this.socket.write(raw);
+  }
+
+  /** For a request written along with the one sent last. */
+  expect(cb) {
+    this.waiting.push(cb);
   }
 
   close() {
@@ -423,29 +476,41 @@ class Connection {
   }
 
   onData(chunk) {
-    if (this.pending === undefined) return;
-    this.gotBytes = true;
-    let res;
-    try {
-      res = this.parser.push(chunk);
-    } catch (err) {
-      this.fail(err);
-      return;
+    let data = chunk;
+    while (data !== undefined && this.waiting.length > 0) {
+      this.gotBytes = true;
+      let res;
+      try {
+        res = this.parser.push(data);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (res === undefined) return;
+      data = this.parser.rest();
+      this.deliver(res, data !== undefined);
+      if (this.closed) return;
     }
-    if (res !== undefined) this.finish(res);
   }
 
   onEnd() {
-    if (this.pending !== undefined && this.parser.untilClose) this.finish(this.parser.endOfStream());
+    if (this.waiting.length > 0 && this.parser.untilClose) this.deliver(this.parser.endOfStream(), false);
     else this.fail(new Error('Runtime API closed the connection'));
   }
 
-  finish(res) {
-    const cb = this.pending;
-    this.pending = undefined;
-    this.busy = false;
-    if (res.close || this.parser.extra) this.close();
-    else this.socket.unref();
+  /** Hands the oldest request its response; `more` says bytes past it arrived. */
+  deliver(res, more) {
+    const cb = this.waiting.shift();
+    this.gotBytes = false;
+    if (this.waiting.length > 0) {
+      this.parser = new ResponseParser();
+      if (res.close) this.close();
+    } else {
+      this.busy = false;
+      // Bytes nobody asked for: the connection is out of step.
+      if (res.close || more) this.close();
+      else this.socket.unref();
+    }
     cb(undefined, res);
   }
 
@@ -453,11 +518,16 @@ class Connection {
     this.closed = true;
     this.busy = false;
     this.socket.destroy();
-    const cb = this.pending;
-    if (cb === undefined) return;
-    this.pending = undefined;
+    const waiting = this.waiting;
+    if (waiting.length === 0) return;
+    this.waiting = [];
     err.beforeResponse = !this.gotBytes;
-    cb(err);
+    waiting[0](err);
+    for (let i = 1; i < waiting.length; i++) {
+      const later = new Error(err.message);
+      later.beforeResponse = true;
+      waiting[i](later);
+    }
   }
 }
 
@@ -547,6 +617,12 @@ class ResponseParser {
     }
   }
 
+  /** Bytes past the complete response: the start of the next one, if any. */
+  rest() {
+    if (!this.extra) return undefined;
+    return this.mode === 'length' ? this.buf.subarray(this.remaining) : this.buf;
+  }
+
   endOfStream() {
     if (this.buf !== undefined) this.bodyChunks.push(this.buf);
     return { ...this.result(Buffer.concat(this.bodyChunks)), close: true };
@@ -617,7 +693,7 @@ function crash(error, code) {
   exiting = true;
   const rapidResponse = toRapidResponse(error);
   if (currentId === undefined) client.postInitError(rapidResponse, exit);
-  else client.postInvocationError(rapidResponse, currentId, exit);
+  else client.postInvocationError(rapidResponse, currentId, undefined, exit);
 }
 
 function fatal(err) {
@@ -625,13 +701,19 @@ function fatal(err) {
   process.exit(1);
 }
 
-// Straight on to /next, not through setImmediate: the answer comes in a later turn of the event loop anyway.
-function scheduleNext() {
-  if (rehearsal !== undefined) {
-    rehearsal();
-    return;
-  }
-  client.nextInvocation(invoke);
+/**
+ * What follows an invocation's post: the next invocation, asked for right behind it (see RapidClient.post),
+ * or, in a rehearsal, its end. Straight on, not through setImmediate: the answer comes in a later turn of the
+ * event loop anyway.
+ */
+function postResponse(result, id) {
+  if (rehearsal === undefined) client.postInvocationResponse(result, id, invoke);
+  else client.postInvocationResponse(result, id, undefined, rehearsal);
+}
+
+function postError(rapidResponse, id) {
+  if (rehearsal === undefined) client.postInvocationError(rapidResponse, id, invoke);
+  else client.postInvocationError(rapidResponse, id, undefined, rehearsal);
 }
 
 function parseJsonHeader(value, name) {
@@ -664,9 +746,9 @@ function invoke(err, res) {
   currentId = id;
 
   let completed = false;
-  const postError = (error) => {
+  const reportError = (error) => {
     logError('Invoke Error', error);
-    client.postInvocationError(toRapidResponse(error), id, scheduleNext);
+    postError(toRapidResponse(error), id);
   };
   const complete = (result) => {
     if (completed) {
@@ -677,11 +759,11 @@ function invoke(err, res) {
     }
     completed = true;
     // An unserialisable result throws here, into whoever completed the invocation, as on Lambda.
-    client.postInvocationResponse(result, id, scheduleNext);
+    postResponse(result, id);
   };
   const done = (error, result) => {
     beforeExit = noop;
-    if (error !== undefined && error !== null) postError(error);
+    if (error !== undefined && error !== null) reportError(error);
     else complete(result);
   };
   let waitForEmptyEventLoop = true;
@@ -689,7 +771,7 @@ function invoke(err, res) {
   const callback = (error, result) => {
     if (finished) return;
     beforeExit = noop;
-    if (error !== undefined && error !== null) postError(error);
+    if (error !== undefined && error !== null) reportError(error);
     else if (!waitForEmptyEventLoop) complete(result);
     else beforeExit = () => setImmediate(() => complete(result));
     finished = true;
@@ -709,7 +791,7 @@ function invoke(err, res) {
   try {
     beforeExit = () => {
       completed = true;
-      client.postInvocationResponse(null, id, scheduleNext);
+      postResponse(null, id);
     };
     const trace = headers['lambda-runtime-trace-id'];
     if (trace) env._X_AMZN_TRACE_ID = trace;
@@ -774,7 +856,7 @@ function start() {
     (fn) => {
       beforeExit = noop;
       handler = fn;
-      scheduleNext();
+      client.nextInvocation(invoke);
     },
     (error) => {
       beforeExit = noop;
