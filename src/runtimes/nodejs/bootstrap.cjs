@@ -386,7 +386,10 @@ class RapidClient {
     });
   }
 
-  /** The text of one request; `head` is extra header lines. */
+  /**
+   * The text of one request; `head` is extra header lines. One string, written as is: the socket encodes it
+   * straight into its write, with no Buffers of ours.
+   */
   requestText(method, path, head, body) {
     let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
     if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
