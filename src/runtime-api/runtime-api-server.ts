@@ -14,6 +14,7 @@
 // MaxPayloadSize to error payloads); the rest of an oversized body is read and discarded, never buffered.
 import { chmod, chown, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../shared/index.js';
 import type { InitOutcome, InvocationOutcome, InvocationRequest } from './types.js';
 import {
@@ -110,6 +111,8 @@ export class RuntimeApiServer {
   private lastId: string | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** The connection a /response or /error body is being read from, and a /next that came in behind it. */
+  private reading: { socket: Socket | null; next?: ServerResponse } | undefined;
 
   private readonly ready: Promise<InitOutcome>;
   private settleReady: ((o: InitOutcome) => void) | undefined;
@@ -381,6 +384,13 @@ export class RuntimeApiServer {
   }
 
   private onNext(res: ServerResponse): void {
+    const reading = this.reading;
+    if (reading !== undefined && reading.next === undefined && reading.socket === res.req.socket) {
+      // Pipelined behind the post on the same connection. RAPID (Go's net/http) reads a connection's next
+      // request only once the previous one is answered; Node's server hands it over at once, mid-body.
+      reading.next = res;
+      return;
+    }
     const state = this.state;
     if (state === 'InitError' || state === 'InvocationResponse' || state === 'InvocationErrorResponse') {
       this.stateError(res, state, 'Ready', NOT_ALLOWED);
@@ -516,6 +526,8 @@ export class RuntimeApiServer {
     outcome: (body: Buffer) => InvocationOutcome,
   ): void {
     this.state = state;
+    const reading: { socket: Socket | null; next?: ServerResponse } = { socket: req.socket };
+    this.reading = reading;
     let tooLarge = false;
     readBody(
       req,
@@ -541,6 +553,9 @@ export class RuntimeApiServer {
         } catch (err) {
           this.internalError(res, err);
         }
+        if (this.reading === reading) this.reading = undefined;
+        const next = reading.next;
+        if (next !== undefined && !next.destroyed) this.handle(next.req, next);
       },
     );
   }

@@ -502,6 +502,48 @@ describe('RuntimeApiServer: invocations', () => {
     server.abandon(randomUUID());
     void outcome.catch(() => undefined);
   });
+
+  it('serves a /next pipelined behind a post on the same connection once the post is read', async () => {
+    // Kiln's Node runtime writes its GET /next right behind each /response or /error, as one write.
+    const { server, sock } = await start(64);
+    const rt = rawConnection(sock);
+    const get = `GET ${NEXT} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
+    const post = (p: string, body: string): string =>
+      `POST ${p} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    rt.send(get);
+    assert.deepEqual(await server.waitReady(), { kind: 'ready' });
+    const r1 = request(1);
+    let outcome = server.invoke(r1);
+    assert.equal(idOf(await rt.reply()), r1.requestId);
+
+    rt.send(post(responsePath(r1.requestId), '"one"') + get);
+    assert.deepEqual(await outcome, { kind: 'success', payload: Buffer.from('"one"') });
+    assert.equal((await rt.reply()).text, ACCEPTED);
+    const r2 = request(2);
+    outcome = server.invoke(r2);
+    assert.equal(idOf(await rt.reply()), r2.requestId);
+
+    rt.send(post(errorPath(r2.requestId), '{"errorType":"E","errorMessage":"m"}') + get);
+    assert.equal((await outcome).kind, 'error');
+    assert.equal((await rt.reply()).text, ACCEPTED);
+    const r3 = request(3);
+    outcome = server.invoke(r3);
+    assert.equal(idOf(await rt.reply()), r3.requestId);
+
+    // Too large: the invocation fails, the post gets its 413, and the /next behind it is still served.
+    rt.send(post(responsePath(r3.requestId), 'x'.repeat(100)) + get);
+    const tooLarge = await outcome;
+    assert.equal(
+      tooLarge.kind === 'error' ? tooLarge.errorType : tooLarge.kind,
+      'Function.ResponseSizeTooLarge',
+    );
+    assert.equal((await rt.reply()).status, 413);
+    const r4 = request(4);
+    outcome = server.invoke(r4);
+    assert.equal(idOf(await rt.reply()), r4.requestId);
+    rt.end();
+    void outcome.catch(() => undefined);
+  });
 });
 
 describe('RuntimeApiServer: long polls', () => {

@@ -544,6 +544,36 @@ describe('nodejs runtime', suite, () => {
     assert.equal((await rejection.exited).code, 128);
   });
 
+  it('asks for the next invocation whatever became of the last: a success, an error, a 413, a drained loop', async () => {
+    // The client sends its /next right behind each post on the same connection; each answer must still
+    // reach the right request, and the next event the handler.
+    const rt = await ready(
+      'node',
+      {
+        'index.js': `
+          exports.handler = (event, context, callback) => {
+            if (event.kind === 'throw') return Promise.reject(new Error('boom'));
+            if (event.kind === 'huge') return Promise.resolve('x'.repeat(7_000_000));
+            if (event.kind === 'wait') {
+              const result = { timerFired: false };
+              setTimeout(() => { result.timerFired = true; }, 20);
+              return callback(null, result);
+            }
+            return Promise.resolve(event);
+          };`,
+      },
+      'index.handler',
+    );
+    assert.deepEqual(success(await rt.invoke({ n: 1 })), { n: 1 });
+    assert.equal(failure(await rt.invoke({ kind: 'throw' })).body.errorMessage, 'boom');
+    assert.deepEqual(success(await rt.invoke({ n: 2 })), { n: 2 });
+    assert.equal(failure(await rt.invoke({ kind: 'huge' })).errorType, 'Function.ResponseSizeTooLarge');
+    assert.deepEqual(success(await rt.invoke({ n: 3 })), { n: 3 });
+    assert.deepEqual(success(await rt.invoke({ kind: 'wait' })), { timerFired: true });
+    assert.deepEqual(success(await rt.invoke({ n: 4 })), { n: 4 });
+    assert.match(rt.stderr(), /Failed to post handler success response\. Http response code: 413\./);
+  });
+
   it('starts from bootstrap.cjs directly, the fast entry', async () => {
     const files = { 'index.js': 'let n = 0;\nexports.handler = async (e) => ({ n: ++n, e });' };
     const rt = await ready('node', files, 'index.handler', { nodeEntry: NODE_BOOTSTRAP_CJS });

@@ -298,93 +298,153 @@ class RapidClient {
     this.hostHeader = endpoint.socketPath ? 'localhost' : `${endpoint.host}:${endpoint.port}`;
     /** The keep-alive connection; undefined until first used, replaced once it closed. */
     this.conn = undefined;
+    this.nextRequest = `GET ${API}/invocation/next HTTP/1.1\r\nHost: ${this.hostHeader}\r\n\r\n`;
   }
 
-  /** Long-polls for the next event: { body: string, headers: lower-cased names }. */
-  async nextInvocation() {
-    const res = await this.request('GET', `${API}/invocation/next`);
-    if (res.status !== 200) {
-      throw new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
-    }
-    return { body: res.body.toString('utf8'), headers: res.headers };
+  // Callbacks rather than promises from here down: a warm invocation makes four requests' worth of promise
+  // reactions and microtask hops otherwise, each of them memory to allocate and code to run.
+
+  /** Long-polls for the next event: calls back with (err) or (undefined, { status, headers, body }). */
+  nextInvocation(cb) {
+    this.exchange('GET', this.nextRequest, (err, res) => cb(nextError(err, res), res));
   }
 
-  /** Serialises synchronously, throwing into the caller like Lambda's client does, then posts. */
-  postInvocationResponse(result, id) {
+  /**
+   * Serialises synchronously, throwing into the caller like Lambda's client does, then posts. With `next`,
+   * asks for the next invocation right behind the post (see post); else calls `then` once it is over.
+   */
+  postInvocationResponse(result, id, next, then) {
     const body = serialize(result);
-    return this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success');
+    this.post(`${API}/invocation/${encodeURIComponent(id)}/response`, body, undefined, 'success', next, then);
   }
 
-  postInvocationError(rapidResponse, id) {
+  postInvocationError(rapidResponse, id, next, then) {
     const body = serialize(rapidResponse);
-    return this.post(
+    this.post(
       `${API}/invocation/${encodeURIComponent(id)}/error`,
       body,
       rapidResponse.errorType,
       'error',
+      next,
+      then,
     );
   }
 
-  postInitError(rapidResponse) {
-    return this.post(`${API}/init/error`, serialize(rapidResponse), rapidResponse.errorType, 'init error');
+  postInitError(rapidResponse, then) {
+    const body = serialize(rapidResponse);
+    this.post(`${API}/init/error`, body, rapidResponse.errorType, 'init error', undefined, then);
   }
 
   /**
-   * Never rejects. A refused post is the platform's business (it turns a 413 into an error result), so,
-   * like Lambda's client, log and carry on; a dead endpoint surfaces at the next /next.
+   * A refused post is the platform's business (it turns a 413 into an error result), so, like Lambda's
+   * client, log and carry on; a dead endpoint surfaces at the next /next.
+   *
+   * With `next`, the GET /next goes out on the same connection right behind the post instead of once its 202
+   * is in: one write, and the server reads both at one wake-up, and often answers both at one wake-up of
+   * ours. Both RAPID and Kiln's server take a connection's requests one after the other, so the /next is
+   * handled once the post is. Should the connection fail before the post is answered, the post is made again
+   * on a fresh one and only then the /next, as without pipelining.
    */
-  async post(path, body, errorType, what) {
-    const headers = { 'Content-Type': 'application/json' };
+  post(path, body, errorType, what, next, then) {
+    let head = 'Content-Type: application/json\r\n';
     if (errorType !== undefined) {
-      headers['Lambda-Runtime-Function-Error-Type'] = String(errorType).replace(INVALID_HEADER_CHARS, '');
+      head += `Lambda-Runtime-Function-Error-Type: ${String(errorType).replace(INVALID_HEADER_CHARS, '')}\r\n`;
     }
-    try {
-      const res = await this.request('POST', path, headers, body);
-      if (res.status >= 300)
+    const raw = this.requestText('POST', path, head, body);
+    const report = (err, res) => {
+      if (err !== undefined) logRuntimeError(`Failed to post handler ${what} response: ${err.message}`);
+      else if (res.status >= 300)
         logRuntimeError(`Failed to post handler ${what} response. Http response code: ${res.status}.`);
-    } catch (err) {
-      logRuntimeError(`Failed to post handler ${what} response: ${err.message}`);
+    };
+    const conn = this.conn;
+    if (next === undefined || conn === undefined || conn.busy || conn.closed) {
+      this.exchange('POST', raw, (err, res) => {
+        report(err, res);
+        if (next === undefined) then();
+        else this.nextInvocation(next);
+      });
+      return;
     }
+    let again = false;
+    // One write for both, so that the server finds them together.
+    conn.send(raw + this.nextRequest, (err, res) => {
+      if (err !== undefined && err.beforeResponse) {
+        again = true;
+        this.exchangeFresh(raw, (err2, res2) => {
+          report(err2, res2);
+          this.nextInvocation(next);
+        });
+      } else {
+        report(err, res);
+      }
+    });
+    conn.expect((err, res) => {
+      if (again) return;
+      // The post was answered (its callback ran first), so asking again elsewhere cannot overtake it.
+      if (err !== undefined && err.beforeResponse) this.nextInvocation(next);
+      else next(nextError(err, res), res);
+    });
+  }
+
+  /**
+   * The text of one request; `head` is extra header lines. One string, written as is: the socket encodes it
+   * straight into its write, with no Buffers of ours.
+   */
+  requestText(method, path, head, body) {
+    let raw = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${head}`;
+    if (method !== 'GET' || body.length > 0) raw += `Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n`;
+    return raw + '\r\n' + body;
   }
 
   /**
    * One request on the shared keep-alive connection when it is idle; a request made while it is busy (an
    * error posted while /next is pending) gets a connection of its own.
    */
-  request(method, path, headers = {}, body = '') {
-    const payload = Buffer.from(body, 'utf8');
-    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
-    for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
-    if (method !== 'GET' || payload.length > 0) head += `Content-Length: ${payload.length}\r\n`;
-    return this.exchange(method, Buffer.concat([Buffer.from(head + '\r\n', 'utf8'), payload]));
+  request(method, path, head, body, cb) {
+    this.exchange(method, this.requestText(method, path, head, body), cb);
   }
 
-  async exchange(_method, raw) {
-    if (this.conn && !this.conn.busy && !this.conn.closed) {
-      try {
-        return await this.conn.send(raw);
-      } catch (err) {
-        // The server may drop an idle keep-alive connection just as it is reused; it processed nothing
-        // then, so one retry on a fresh connection is safe.
-        if (!err.beforeResponse) throw err;
-      }
+  exchange(_method, raw, cb) {
+    const conn = this.conn;
+    if (conn === undefined || conn.busy || conn.closed) {
+      this.exchangeFresh(raw, cb);
+      return;
     }
+    conn.send(raw, (err, res) => {
+      // The server may drop an idle keep-alive connection just as it is reused; it processed nothing
+      // then, so one retry on a fresh connection is safe.
+      if (err !== undefined && err.beforeResponse) this.exchangeFresh(raw, cb);
+      else cb(err, res);
+    });
+  }
+
+  exchangeFresh(raw, cb) {
     const fresh = new Connection(this.endpoint);
     if (!this.conn || this.conn.closed) this.conn = fresh;
-    try {
-      return await fresh.send(raw);
-    } finally {
+    fresh.send(raw, (err, res) => {
       if (fresh !== this.conn) fresh.close();
-    }
+      cb(err, res);
+    });
   }
 }
 
-/** One socket, at most one request in flight, the response parsed as it streams in. */
+function nextError(err, res) {
+  if (err !== undefined || res.status === 200) return err;
+  return new Error(`Runtime API /next answered ${res.status}: ${res.body.toString('utf8')}`);
+}
+
+/**
+ * One socket and the requests written on it, answered in order (HTTP/1.1 pipelining); each response is
+ * parsed as it streams in.
+ */
 class Connection {
   constructor(endpoint) {
     this.busy = false;
     this.closed = false;
-    this.pending = undefined;
+    /** The callbacks of the requests in flight, oldest first. */
+    this.waiting = [];
+    /** Whether any of the oldest request's answer has arrived. */
+    this.gotBytes = false;
     this.parser = undefined;
     this.socket = endpoint.socketPath
       ? connect({ path: endpoint.socketPath })
@@ -395,16 +455,22 @@ class Connection {
     this.socket.on('close', () => this.fail(new Error('Runtime API connection closed')));
   }
 
-  send(raw) {
-    this.busy = true;
-    // Only a request in flight may keep the process alive. An idle connection must let the event loop
-    // drain, or callbackWaitsForEmptyEventLoop would never see it empty.
-    this.socket.ref();
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, gotBytes: false };
+  send(raw, cb) {
+    if (this.waiting.length === 0) {
+      this.busy = true;
+      // Only a request in flight may keep the process alive. An idle connection must let the event loop
+      // drain, or callbackWaitsForEmptyEventLoop would never see it empty.
+      this.socket.ref();
+      this.gotBytes = false;
       this.parser = new ResponseParser();
-      this.socket.write(raw);
-    });
+    }
+    this.waiting.push(cb);
+    this.socket.write(raw);
+  }
+
+  /** For a request written along with the one sent last. */
+  expect(cb) {
+    this.waiting.push(cb);
   }
 
   close() {
@@ -413,74 +479,94 @@ class Connection {
   }
 
   onData(chunk) {
-    if (!this.pending) return;
-    this.pending.gotBytes = true;
-    let res;
-    try {
-      res = this.parser.push(chunk);
-    } catch (err) {
-      this.fail(err);
-      return;
+    let data = chunk;
+    while (data !== undefined && this.waiting.length > 0) {
+      this.gotBytes = true;
+      let res;
+      try {
+        res = this.parser.push(data);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (res === undefined) return;
+      data = this.parser.rest();
+      this.deliver(res, data !== undefined);
+      if (this.closed) return;
     }
-    if (res) this.finish(res);
   }
 
   onEnd() {
-    if (this.pending && this.parser.untilClose) this.finish(this.parser.endOfStream());
+    if (this.waiting.length > 0 && this.parser.untilClose) this.deliver(this.parser.endOfStream(), false);
     else this.fail(new Error('Runtime API closed the connection'));
   }
 
-  finish(res) {
-    const { resolve } = this.pending;
-    this.pending = undefined;
-    this.busy = false;
-    if (res.close || this.parser.extra) this.close();
-    else this.socket.unref();
-    resolve(res);
+  /** Hands the oldest request its response; `more` says bytes past it arrived. */
+  deliver(res, more) {
+    const cb = this.waiting.shift();
+    this.gotBytes = false;
+    if (this.waiting.length > 0) {
+      this.parser = new ResponseParser();
+      if (res.close) this.close();
+    } else {
+      this.busy = false;
+      // Bytes nobody asked for: the connection is out of step.
+      if (res.close || more) this.close();
+      else this.socket.unref();
+    }
+    cb(undefined, res);
   }
 
   fail(err) {
     this.closed = true;
     this.busy = false;
     this.socket.destroy();
-    if (!this.pending) return;
-    const { reject, gotBytes } = this.pending;
-    this.pending = undefined;
-    err.beforeResponse = !gotBytes;
-    reject(err);
+    const waiting = this.waiting;
+    if (waiting.length === 0) return;
+    this.waiting = [];
+    err.beforeResponse = !this.gotBytes;
+    waiting[0](err);
+    for (let i = 1; i < waiting.length; i++) {
+      const later = new Error(err.message);
+      later.beforeResponse = true;
+      waiting[i](later);
+    }
   }
 }
 
 /** Incremental parser for one HTTP/1.1 response: Content-Length, chunked or read-until-close bodies. */
 class ResponseParser {
   constructor() {
-    this.buf = Buffer.alloc(0);
+    // Usually a whole response arrives in one chunk; buf is only kept when it does not.
+    this.buf = undefined;
     this.head = undefined;
     this.mode = undefined;
     this.remaining = 0;
     this.chunkLeft = undefined;
     this.inTrailers = false;
-    this.bodyChunks = [];
+    this.bodyChunks = undefined;
     this.untilClose = false;
     this.extra = false;
   }
 
   /** The response once complete, else undefined. */
   push(chunk) {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    if (!this.head) {
-      const end = this.buf.indexOf(CRLF_CRLF);
+    let buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.head === undefined) {
+      const end = buf.indexOf(CRLF_CRLF);
       if (end < 0) {
-        if (this.buf.length > 1 << 20) throw new Error('Runtime API response head too large');
+        if (buf.length > 1 << 20) throw new Error('Runtime API response head too large');
+        this.buf = buf;
         return undefined;
       }
       // The server sends non-ASCII header text (client context JSON) as its UTF-8 bytes.
-      this.head = parseHead(this.buf.subarray(0, end).toString('utf8'));
-      this.buf = this.buf.subarray(end + 4);
+      this.head = parseHead(buf.toString('utf8', 0, end));
+      buf = buf.subarray(end + 4);
       const te = this.head.headers['transfer-encoding'];
       const cl = this.head.headers['content-length'];
       if (te !== undefined && /chunked/i.test(te)) {
         this.mode = 'chunked';
+        this.bodyChunks = [];
       } else if (cl !== undefined) {
         this.mode = 'length';
         this.remaining = Number.parseInt(cl, 10);
@@ -491,16 +577,18 @@ class ResponseParser {
       } else {
         this.mode = 'close';
         this.untilClose = true;
+        this.bodyChunks = [];
       }
     }
+    this.buf = buf;
     if (this.mode === 'length') {
-      if (this.buf.length < this.remaining) return undefined;
-      this.extra = this.buf.length > this.remaining;
-      return this.result(this.buf.subarray(0, this.remaining));
+      if (buf.length < this.remaining) return undefined;
+      this.extra = buf.length > this.remaining;
+      return this.result(this.extra ? buf.subarray(0, this.remaining) : buf);
     }
     if (this.mode === 'chunked') return this.pushChunked();
-    this.bodyChunks.push(this.buf);
-    this.buf = Buffer.alloc(0);
+    this.bodyChunks.push(buf);
+    this.buf = undefined;
     return undefined;
   }
 
@@ -532,8 +620,14 @@ class ResponseParser {
     }
   }
 
+  /** Bytes past the complete response: the start of the next one, if any. */
+  rest() {
+    if (!this.extra) return undefined;
+    return this.mode === 'length' ? this.buf.subarray(this.remaining) : this.buf;
+  }
+
   endOfStream() {
-    this.bodyChunks.push(this.buf);
+    if (this.buf !== undefined) this.bodyChunks.push(this.buf);
     return { ...this.result(Buffer.concat(this.bodyChunks)), close: true };
   }
 
@@ -544,20 +638,27 @@ class ResponseParser {
   }
 }
 
+const STATUS_LINE = /^HTTP\/1\.[01] \d\d\d/;
+
+/** Status and lower-cased headers, walking the text once rather than splitting it into lines. */
 function parseHead(text) {
-  const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (!m) throw new Error(`Bad status line from Runtime API: ${JSON.stringify(lines[0])}`);
+  if (!STATUS_LINE.test(text)) {
+    throw new Error(`Bad status line from Runtime API: ${JSON.stringify(text.split('\r\n', 1)[0])}`);
+  }
+  const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + text.charCodeAt(11) - 48;
   const headers = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+  let eol = text.indexOf('\r\n');
+  while (eol >= 0) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const end = eol < 0 ? text.length : eol;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon >= end) continue;
+    const name = text.slice(start, colon).trim().toLowerCase();
+    const value = text.slice(colon + 1, end).trim();
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  return { status: Number(m[1]), headers };
+  return { status, headers };
 }
 
 // ===== the invocation loop ==============================================================================
@@ -585,26 +686,17 @@ let handler;
 const noop = () => {};
 let beforeExit = noop;
 
+/** The invocation in flight, for crash reports; undefined until the first (a crash then is an init error). */
+let currentId;
+
 let exiting = false;
-function exitAfter(post, code) {
-  if (exiting) return;
+/** Posts a crash as the current invocation's error (or the init error), then exits; the first crash decides. */
+function crash(error, code) {
+  const exit = exiting ? noop : () => process.exit(code);
   exiting = true;
-  post.finally(() => process.exit(code));
-}
-
-// Until the first invocation a crash is an init error; from then on it fails the current invocation.
-let errorCallbacks = {
-  uncaughtException: (error) => exitAfter(client.postInitError(toRapidResponse(error)), EXIT_UNCAUGHT),
-  unhandledRejection: (error) => exitAfter(client.postInitError(toRapidResponse(error)), EXIT_REJECTION),
-};
-
-function setErrorCallbacks(id) {
-  errorCallbacks = {
-    uncaughtException: (error) =>
-      exitAfter(client.postInvocationError(toRapidResponse(error), id), EXIT_UNCAUGHT),
-    unhandledRejection: (error) =>
-      exitAfter(client.postInvocationError(toRapidResponse(error), id), EXIT_REJECTION),
-  };
+  const rapidResponse = toRapidResponse(error);
+  if (currentId === undefined) client.postInitError(rapidResponse, exit);
+  else client.postInvocationError(rapidResponse, currentId, undefined, exit);
 }
 
 function fatal(err) {
@@ -612,71 +704,19 @@ function fatal(err) {
   process.exit(1);
 }
 
-function scheduleNext() {
-  if (rehearsal !== undefined) {
-    rehearsal();
-    return;
-  }
-  setImmediate(() => handleOnce().catch(fatal));
+/**
+ * What follows an invocation's post: the next invocation, asked for right behind it (see RapidClient.post),
+ * or, in a rehearsal, its end. Straight on, not through setImmediate: the answer comes in a later turn of the
+ * event loop anyway.
+ */
+function postResponse(result, id) {
+  if (rehearsal === undefined) client.postInvocationResponse(result, id, invoke);
+  else client.postInvocationResponse(result, id, undefined, rehearsal);
 }
 
-/**
- * The callback, and the succeed/fail/done part of the context, of one invocation. Only the first call of
- * any of them counts. Errors are posted at once; a callback success waits for the event loop to drain
- * unless callbackWaitsForEmptyEventLoop was set to false.
- */
-function buildCallbackContext(id) {
-  const postError = (err) => {
-    logError('Invoke Error', err);
-    client.postInvocationError(toRapidResponse(err), id).then(scheduleNext);
-  };
-  let completed = false;
-  const complete = (result) => {
-    if (completed) {
-      console.error(
-        'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
-      );
-      return;
-    }
-    completed = true;
-    // An unserialisable result throws here, into whoever completed the invocation, as on Lambda.
-    client.postInvocationResponse(result, id).then(scheduleNext);
-  };
-  let waitForEmptyEventLoop = true;
-  const callback = (err, result) => {
-    beforeExit = noop;
-    if (err !== undefined && err !== null) postError(err);
-    else if (!waitForEmptyEventLoop) complete(result);
-    else beforeExit = () => setImmediate(() => complete(result));
-  };
-  const done = (err, result) => {
-    beforeExit = noop;
-    if (err !== undefined && err !== null) postError(err);
-    else complete(result);
-  };
-  let finished = false;
-  const firstCallOnly =
-    (fn) =>
-    (...args) => {
-      if (finished) return;
-      fn(...args);
-      finished = true;
-    };
-  const context = {
-    get callbackWaitsForEmptyEventLoop() {
-      return waitForEmptyEventLoop;
-    },
-    set callbackWaitsForEmptyEventLoop(value) {
-      waitForEmptyEventLoop = value;
-    },
-    succeed: firstCallOnly((result) => done(null, result)),
-    fail: firstCallOnly((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
-    done: firstCallOnly(done),
-  };
-  const markCompleted = () => {
-    completed = true;
-  };
-  return [firstCallOnly(callback), context, markCompleted];
+function postError(rapidResponse, id) {
+  if (rehearsal === undefined) client.postInvocationError(rapidResponse, id, invoke);
+  else client.postInvocationError(rapidResponse, id, undefined, rehearsal);
 }
 
 function parseJsonHeader(value, name) {
@@ -688,46 +728,111 @@ function parseJsonHeader(value, name) {
   }
 }
 
-function attachEnvironmentData(context, headers) {
-  const trace = headers['lambda-runtime-trace-id'];
-  if (trace) env._X_AMZN_TRACE_ID = trace;
-  else delete env._X_AMZN_TRACE_ID;
-  const deadline = Number(headers['lambda-runtime-deadline-ms']);
-  return Object.assign(context, {
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
-    clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
-    identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
-    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
-    awsRequestId: headers['lambda-runtime-aws-request-id'],
-    tenantId: headers['lambda-runtime-aws-tenant-id'],
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  });
-}
-
-async function handleOnce() {
-  const { body, headers } = await client.nextInvocation();
+/**
+ * Runs one invocation. The callback, and the succeed/fail/done part of the context: only the first call of
+ * any of them counts (one that throws, as an unserialisable result does, does not count). Errors are posted at
+ * once; a callback success waits for the event loop to drain unless callbackWaitsForEmptyEventLoop was set to
+ * false. A handler that neither returns a promise nor calls back succeeds with null once the loop drains.
+ */
+function invoke(err, res) {
+  if (err !== undefined) {
+    fatal(err);
+    return;
+  }
+  const headers = res.headers;
   const id = headers['lambda-runtime-aws-request-id'];
-  if (!id) throw new Error('Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id');
+  if (!id) {
+    fatal(new Error('Runtime API sent an invocation without Lambda-Runtime-Aws-Request-Id'));
+    return;
+  }
   globalThis[REQUEST_ID] = id;
-  const [callback, callbackContext, markCompleted] = buildCallbackContext(id);
-  try {
-    setErrorCallbacks(id);
-    // A handler that neither returns a promise nor calls back succeeds with null once the loop drains.
-    beforeExit = () => {
-      markCompleted();
-      client.postInvocationResponse(null, id).then(scheduleNext);
-    };
-    const context = attachEnvironmentData(callbackContext, headers);
-    const result = handler(JSON.parse(body), context, callback);
-    if (result && typeof result.then === 'function') {
-      result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
+  currentId = id;
+
+  let completed = false;
+  const reportError = (error) => {
+    logError('Invoke Error', error);
+    postError(toRapidResponse(error), id);
+  };
+  const complete = (result) => {
+    if (completed) {
+      console.error(
+        'Invocation has already been reported as done. Cannot call complete more than once per invocation.',
+      );
+      return;
     }
-  } catch (err) {
-    callback(err);
+    completed = true;
+    // An unserialisable result throws here, into whoever completed the invocation, as on Lambda.
+    postResponse(result, id);
+  };
+  const done = (error, result) => {
+    beforeExit = noop;
+    if (error !== undefined && error !== null) reportError(error);
+    else complete(result);
+  };
+  let waitForEmptyEventLoop = true;
+  let finished = false;
+  const callback = (error, result) => {
+    if (finished) return;
+    beforeExit = noop;
+    if (error !== undefined && error !== null) reportError(error);
+    else if (!waitForEmptyEventLoop) complete(result);
+    else beforeExit = () => setImmediate(() => complete(result));
+    finished = true;
+  };
+  const succeed = (result) => {
+    if (finished) return;
+    done(null, result);
+    finished = true;
+  };
+  const fail = (error) => {
+    if (finished) return;
+    if (error === undefined || error === null) done('handled');
+    else done(error, null);
+    finished = true;
+  };
+
+  try {
+    beforeExit = () => {
+      completed = true;
+      postResponse(null, id);
+    };
+    const trace = headers['lambda-runtime-trace-id'];
+    if (trace) env._X_AMZN_TRACE_ID = trace;
+    else delete env._X_AMZN_TRACE_ID;
+    const deadline = Number(headers['lambda-runtime-deadline-ms']);
+    const clientContext = parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext');
+    const identity = parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    // One literal, in the order of Lambda's context object, rather than properties added to it one by one.
+    const context = {
+      get callbackWaitsForEmptyEventLoop() {
+        return waitForEmptyEventLoop;
+      },
+      set callbackWaitsForEmptyEventLoop(value) {
+        waitForEmptyEventLoop = value;
+      },
+      succeed,
+      fail,
+      done: (error, result) => {
+        if (finished) return;
+        done(error, result);
+        finished = true;
+      },
+      functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+      clientContext,
+      identity,
+      invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      tenantId: headers['lambda-runtime-aws-tenant-id'],
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    };
+    const result = handler(JSON.parse(res.body.toString('utf8')), context, callback);
+    if (result && typeof result.then === 'function') result.then(succeed, fail).catch(fail);
+  } catch (error) {
+    callback(error);
   }
 }
 
@@ -738,12 +843,12 @@ function start() {
   process.on('beforeExit', () => beforeExit());
   process.on('uncaughtException', (error) => {
     logError('Uncaught Exception', error);
-    errorCallbacks.uncaughtException(error);
+    crash(error, EXIT_UNCAUGHT);
   });
   process.on('unhandledRejection', (reason, promise) => {
     const error = new UnhandledPromiseRejection(reason, promise);
     logError('Unhandled Promise Rejection', error);
-    errorCallbacks.unhandledRejection(error);
+    crash(error, EXIT_REJECTION);
   });
   // An ES module whose top-level await never settles leaves nothing to run: say so, as Node would (13).
   beforeExit = () => {
@@ -754,12 +859,12 @@ function start() {
     (fn) => {
       beforeExit = noop;
       handler = fn;
-      scheduleNext();
+      client.nextInvocation(invoke);
     },
     (error) => {
       beforeExit = noop;
       logError('Uncaught Exception', error);
-      errorCallbacks.uncaughtException(error);
+      crash(error, EXIT_UNCAUGHT);
     },
   );
 }
@@ -780,7 +885,7 @@ class RehearsalClient extends RapidClient {
     super({ socketPath: '/' });
   }
 
-  exchange(method) {
+  exchange(method, _raw, cb) {
     const body = method === 'GET' ? '{}' : '{"status":"OK"}';
     const head =
       method === 'GET'
@@ -791,7 +896,8 @@ class RehearsalClient extends RapidClient {
     const res = new ResponseParser().push(
       Buffer.from(`${head}Content-Length: ${body.length}\r\n\r\n${body}`),
     );
-    return Promise.resolve(res);
+    // Answered in a later tick, as a socket would.
+    process.nextTick(cb, undefined, res);
   }
 }
 
@@ -799,22 +905,22 @@ async function rehearse() {
   const dir = join(__dirname, 'rehearsal');
   const file = join(dir, 'index.cjs');
   const real = client;
-  const initCallbacks = errorCallbacks;
   try {
     handler = await loadHandler(dir, 'index.handler');
     Reflect.deleteProperty(require.cache, file);
     const children = module.children;
     for (let i = children.length - 1; i >= 0; i--) if (children[i].id === file) children.splice(i, 1);
     client = new RehearsalClient();
-    await new Promise((resolve, reject) => {
+    // A failure on the way is fatal(), as it would be after the rehearsal.
+    await new Promise((resolve) => {
       rehearsal = resolve;
-      handleOnce().catch(reject);
+      client.nextInvocation(invoke);
     });
   } finally {
     rehearsal = undefined;
     client = real;
     handler = undefined;
-    errorCallbacks = initCallbacks;
+    currentId = undefined;
     beforeExit = noop;
     Reflect.deleteProperty(globalThis, REQUEST_ID);
   }
@@ -849,7 +955,14 @@ function specialize(answer) {
 
 if (env.KILN_ZYGOTE === '1') {
   rehearse()
-    .then(() => client.request('GET', '/kiln/zygote/specialization'))
+    .then(
+      () =>
+        new Promise((resolve, reject) =>
+          client.request('GET', '/kiln/zygote/specialization', '', '', (err, res) =>
+            err === undefined ? resolve(res) : reject(err),
+          ),
+        ),
+    )
     .then((answer) => {
       specialize(answer);
       start();
