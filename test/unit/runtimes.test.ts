@@ -861,6 +861,31 @@ def raw(event, context):
     );
   });
 
+  it('asks for the next invocation whatever became of the last: a success, an error, a 413', async () => {
+    // The client writes its /next along with each post; each answer must still reach the right request.
+    const rt = await ready(
+      'python',
+      {
+        'app.py': [
+          'def handler(event, context):',
+          '    kind = event.get("kind")',
+          '    if kind == "throw":',
+          '        raise ValueError("boom")',
+          '    if kind == "huge":',
+          '        return "x" * 7000000',
+          '    return event',
+        ].join('\n'),
+      },
+      'app.handler',
+    );
+    assert.deepEqual(success(await rt.invoke({ n: 1 })), { n: 1 });
+    assert.equal(failure(await rt.invoke({ kind: 'throw' })).body.errorMessage, 'boom');
+    assert.deepEqual(success(await rt.invoke({ n: 2 })), { n: 2 });
+    assert.equal(failure(await rt.invoke({ kind: 'huge' })).errorType, 'Function.ResponseSizeTooLarge');
+    assert.deepEqual(success(await rt.invoke({ n: 3 })), { n: 3 });
+    assert.match(rt.stderr(), /Http response code: 413\./);
+  });
+
   it('reports each kind of init error with its type, then exits', async () => {
     const cases: {
       files: Record<string, string>;

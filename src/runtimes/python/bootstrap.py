@@ -34,6 +34,9 @@ class RuntimeApiClient:
         self._host_header = "localhost" if socket_path else "%s:%s" % (host, port)
         self._sock = None
         self._buf = bytearray()
+        # A GET /next already written behind the last post, its answer not read yet (see _post).
+        self._next_sent = False
+        self._next_request = self._request_bytes("GET", _API + "/invocation/next", b"", None)
 
     def _connect(self):
         if self._socket_path:
@@ -61,6 +64,7 @@ class RuntimeApiClient:
         self._buf = bytearray()
 
     def _close(self):
+        self._next_sent = False
         if self._sock is not None:
             try:
                 self._sock.close()
@@ -93,20 +97,27 @@ class RuntimeApiClient:
         del self._buf[:n]
         return data
 
-    def request(self, method, path, body=b"", headers=None):
+    def _request_bytes(self, method, path, body, headers):
         head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self._host_header)
         if headers:
             for name, value in headers.items():
                 head += "%s: %s\r\n" % (name, value)
         if method != "GET" or body:
             head += "Content-Length: %d\r\n" % len(body)
-        data = (head + "\r\n").encode("utf-8") + body
+        return (head + "\r\n").encode("utf-8") + body
+
+    def request(self, method, path, body=b"", headers=None, then_next=False):
+        """One request and its response. With then_next, a GET /next is written along with it, its answer
+        left for wait_next_invocation."""
+        return self._exchange(self._request_bytes(method, path, body, headers), then_next)
+
+    def _exchange(self, data, then_next=False):
         for attempt in (0, 1):
             fresh = self._sock is None
             if fresh:
                 self._connect()
             try:
-                self._sock.sendall(data)
+                self._sock.sendall(data + self._next_request if then_next else data)
                 status_line = self._readline()
             except OSError:
                 self._close()
@@ -116,10 +127,13 @@ class RuntimeApiClient:
                     raise
                 continue
             try:
-                return self._read_response(status_line)
+                response = self._read_response(status_line)
             except OSError:
                 self._close()
                 raise
+            # A connection the server closed after this answer never got to the /next.
+            self._next_sent = then_next and self._sock is not None
+            return response
 
     def _read_response(self, status_line):
         parts = status_line.split(None, 2)
@@ -166,13 +180,24 @@ class RuntimeApiClient:
         return status, headers, body
 
     def wait_next_invocation(self):
-        status, headers, body = self.request("GET", _API + "/invocation/next")
+        response = None
+        if self._next_sent:
+            self._next_sent = False
+            try:
+                response = self._read_response(self._readline())
+            except OSError:
+                # The post behind which it went was answered, so asking again on a fresh connection is safe.
+                self._close()
+        status, headers, body = response or self._exchange(self._next_request)
         if status != 200:
             raise RuntimeError("Runtime API /next answered %d: %r" % (status, body))
         return headers, body
 
-    def _post(self, path, body, headers):
-        status, _, resp = self.request("POST", path, body, headers)
+    def _post(self, path, body, headers, then_next=False):
+        # With then_next, the GET /next goes out in the same write as the post rather than after its 202:
+        # the server reads both at one wake-up and often answers both at one wake-up of ours. Kiln's server,
+        # like RAPID, takes a connection's requests in order, so the /next is handled once the post is.
+        status, _, resp = self.request("POST", path, body, headers, then_next)
         if status >= 300:
             sys.stderr.write(
                 "[ERROR] [%d] LAMBDA_RUNTIME Failed to post to %s. Http response code: %d. %s\n"
@@ -184,6 +209,7 @@ class RuntimeApiClient:
             "%s/invocation/%s/response" % (_API, _quote(invoke_id)),
             result,
             {"Content-Type": content_type},
+            True,
         )
 
     def post_invocation_error(self, invoke_id, error_result):
@@ -191,6 +217,7 @@ class RuntimeApiClient:
             "%s/invocation/%s/error" % (_API, _quote(invoke_id)),
             to_json(error_result).encode("utf-8"),
             _error_headers(error_result),
+            True,
         )
 
     def post_init_error(self, error_result):
