@@ -124,10 +124,10 @@ export async function readOptional(file: string): Promise<string | undefined> {
   }
 }
 
-/** cgroupfs files take one value per write(2); writeFile issues exactly one for short strings. */
 /**
- * writeControl without the thread pool, for the cold-start path (CPU share after INIT, a zygote's memory limit):
- * a cgroupfs write is an in-kernel update of microseconds, less than one thread-pool round trip costs.
+ * writeControl without the thread pool, for the invocation and cold-start paths (CPU share after INIT, a zygote's
+ * memory limit, freeze and thaw): a cgroupfs write is an in-kernel update of microseconds, less than one
+ * thread-pool round trip costs.
  */
 export function writeControlSync(file: string, value: string, step: string): void {
   try {
@@ -142,6 +142,7 @@ export function writeControlSync(file: string, value: string, step: string): voi
   }
 }
 
+/** cgroupfs files take one value per write(2); writeFile issues exactly one for short strings. */
 export async function writeControl(file: string, value: string, step: string): Promise<void> {
   try {
     await writeFile(file, value);
