@@ -349,6 +349,24 @@ export class Environment {
     this.machine.to('busy');
   }
 
+  /**
+   * Whether its MemorySize still counts against the worker's budget: until its processes are gone. An
+   * environment being stopped stops counting once its runtime has exited, before the cgroup, socket and scratch
+   * directory are cleaned up.
+   */
+  get holdsMemory(): boolean {
+    return !(this.state === 'stopping' && this.exitInfo !== undefined);
+  }
+
+  /**
+   * Stops it and resolves once its processes are dead, so that a cold start making room need not wait for the
+   * rest of the teardown; the cleanup goes on in the background.
+   */
+  async stopProcesses(): Promise<void> {
+    const stopped = this.stop();
+    await Promise.race([this.exit ?? stopped, stopped]);
+  }
+
   /** Kills the sandbox and frees everything; safe to call more than once. */
   async stop(): Promise<void> {
     if (!this.machine.stop()) return;

@@ -326,7 +326,7 @@ export class Worker {
   /** Environments' MemorySize plus what the zygote pool holds. */
   private memoryUsedMb(): number {
     let sum = this.zygotes.memoryMb();
-    for (const e of this.envs.values()) sum += e.spec.memorySize;
+    for (const e of this.envs.values()) if (e.holdsMemory) sum += e.spec.memorySize;
     return sum;
   }
 
@@ -346,7 +346,7 @@ export class Worker {
           { Reason: 'ConcurrentInvocationLimitExceeded' },
         );
       }
-      await victim.stop();
+      await victim.stopProcesses();
     }
   }
 

@@ -86,7 +86,7 @@ export class ZygotePool {
     if (victim === undefined) return false;
     this.zygotes.delete(victim);
     this.lower(victim.runtime);
-    await victim.stop();
+    await victim.stopProcesses();
     return true;
   }
 

@@ -103,6 +103,12 @@ export class Zygote {
     return { sandbox: this.sandbox, rapi: this.rapi };
   }
 
+  /** Stops it and resolves once its processes are dead; the rest of the cleanup goes on in the background. */
+  async stopProcesses(): Promise<void> {
+    const stopped = this.stop();
+    await Promise.race([this.sandbox?.exited ?? stopped, stopped]);
+  }
+
   /** Kills an untaken zygote and frees everything (a taken one belongs to its environment). */
   async stop(): Promise<void> {
     if (this.current === 'taken' || this.current === 'stopped') return;
