@@ -217,7 +217,13 @@ export class Environment {
     clearTimeout(timer);
     this.pendingInitMs = performance.now() - began;
     if (first !== 'timeout' && 'kind' in first && first.kind === 'ready') {
-      await sandbox.limitCpu();
+      // Written while the first invocation is delivered rather than before (Lambda boosts CPU during INIT
+      // anyway). Should it fail, the environment is not reused: it would keep more CPU than its share.
+      sandbox.limitCpu().catch((err: unknown) => {
+        this.d.log.error({ err, env: this.id }, 'could not apply the CPU share; retiring the environment');
+        this.retired = true;
+        if (this.state === 'idle') void this.stop();
+      });
       if (initType === 'provisioned-concurrency') this.pendingInitMs = undefined;
       this.machine.to('busy');
       return { ok: true };
