@@ -333,6 +333,7 @@ export class Worker {
   /** Evicts zygotes, then least recently used idle environments, until `memoryMb` fits the budget. */
   private async makeRoom(memoryMb: number): Promise<void> {
     const used = (): number => this.memoryUsedMb();
+    if (used() + memoryMb <= this.o.memoryBudgetMb) return;
     while (used() + memoryMb > this.o.memoryBudgetMb && (await this.zygotes.evictOne()));
     const idle = [...this.envs.values()]
       .filter((e) => e.state === 'idle' && e.provisionedFor === undefined)
