@@ -1,10 +1,13 @@
 // warm-invoke: a no-op Node function whose environments are already running, against a raw Node HTTP echo
 // server driven by the same keep-alive node:http client (the floor for anything answering HTTP on this host).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nodeZip } from '../test/support/functions.js';
 import { Budget, sleep } from './lib/budget.js';
 import { Client, closedLoop, mergeLoops, perSecond, type LoopResult, type Reply } from './lib/http.js';
 import { checkInvoke, invoke, logTail, parseReport, role, withKiln, type KilnApi } from './lib/kiln.js';
-import { startEchoServer } from './lib/processes.js';
+import { startEchoServer, startRelayFloor } from './lib/processes.js';
 import { row, type Breakdown, type Row, type ScenarioResult, type Target } from './lib/report.js';
 import { median, summarize } from './lib/stats.js';
 import type { ScenarioContext } from './scenario.js';
@@ -42,6 +45,8 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
     stamp: [],
     echoIdle: [],
     kilnIdle: [],
+    echoForRelay: [],
+    relay: [],
   };
   const stamps: { total: number; toHandler: number; fromHandler: number; duration?: number }[] = [];
   let frozenBeforeIdle = 0;
@@ -139,6 +144,34 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
           }
           ctx.progress('concurrency 1 done');
 
+          // What any design with a process per environment pays at least: one more hop (see startRelayFloor).
+          const relay = await startRelayFloor(join(mkdtempSync(join(tmpdir(), 'kiln-bench-relay-')), 's'));
+          const relayClient = new Client(relay.port, 1);
+          try {
+            const callRelay = async (): Promise<number> => {
+              const r = await relayClient.request('POST', '/2015-03-31/functions/relay/invocations', payload);
+              if (r.status !== 200) throw new Error(`relay answered ${r.status}`);
+              return r.ms;
+            };
+            await closedLoop(1, q ? 2000 : 6000, () => budget.expired, callRelay);
+            for (let done = -c1Warmup; done < c1Count && !budget.expired; done += block) {
+              for (const [key, call] of [
+                ['echoForRelay', callEcho],
+                ['relay', callRelay],
+              ] as const) {
+                for (let i = 0; i < block; i++) {
+                  const ms = await call();
+                  if (done >= 0) series[key]?.push(ms);
+                }
+                await sleep(1);
+              }
+            }
+          } finally {
+            relayClient.close();
+            await relay.stop();
+          }
+          ctx.progress('relay floor done');
+
           // Past KILN_FREEZE_AFTER_MS the environment is frozen: the next invoke pays for thawing it.
           for (let i = 0; i < idleCount && !budget.expired; i++) {
             await sleep(idleMs);
@@ -216,6 +249,16 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
   const k1769 = summarize(s('kiln1769'));
   rows.push(row(name, 'Kiln Invoke no-op 128 MB, c=1', k128, echoFloor));
   rows.push(row(name, 'Kiln Invoke no-op 1769 MB, c=1', k1769, echoFloor));
+  const relayEcho = { series: 'echo server, c=1 (beside the relay)', summary: summarize(s('echoForRelay')) };
+  rows.push(
+    row(
+      name,
+      'relay floor: HTTP server + a runtime process one unix-socket hop away, c=1',
+      summarize(s('relay')),
+      relayEcho,
+      `the least a process per environment adds to the echo floor; Kiln's c=1 above it is its own and its runtime's work (echo beside it: ${relayEcho.summary.median.toFixed(3)} ms)`,
+    ),
+  );
   const idleEcho = { series: `echo, after ${idleMs} ms idle`, summary: summarize(s('echoIdle')) };
   rows.push(row(name, `raw Node HTTP echo server, after ${idleMs} ms idle`, idleEcho.summary));
   rows.push(

@@ -1,8 +1,8 @@
-// Processes the benchmarks start themselves: the process-start baselines and the loopback echo server.
+// Processes the benchmarks start themselves: the process-start baselines, the loopback echo server and the relay floor.
 // Each gets an explicit, minimal environment: the host's (NODE_EXTRA_CA_CERTS alone adds ~70 ms to a Node
 // start) must not tilt a baseline.
 import { spawn } from 'node:child_process';
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { onCleanup } from './cleanup.js';
 
@@ -71,6 +71,59 @@ server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port)
 process.on('SIGTERM', () => process.exit(0));
 `;
 
+// The least a platform with a separate runtime process can do per request: an HTTP server that hands each body
+// to a runtime process over a unix socket (length-prefixed, no HTTP) and answers with what comes back. The
+// runtime answers `null` at once. It prints its port once the runtime is connected.
+const relaySource = `
+const http = require('node:http');
+const net = require('node:net');
+const { spawn } = require('node:child_process');
+const socketPath = process.argv[1];
+const runtimeSource = \`
+const s = require('node:net').connect(process.argv[1]);
+let buf = Buffer.alloc(0);
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+    buf = buf.subarray(4 + buf.readUInt32BE(0));
+    s.write(Buffer.from([0, 0, 0, 4, 110, 117, 108, 108]));
+  }
+});
+\`;
+const waiting = [];
+let runtime;
+let buf = Buffer.alloc(0);
+const runtimes = net.createServer((s) => {
+  runtime = s;
+  s.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const body = buf.subarray(4, 4 + buf.readUInt32BE(0));
+      buf = buf.subarray(4 + body.length);
+      const res = waiting.shift();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      res.end(body);
+    }
+  });
+  const server = http.createServer({ keepAliveTimeout: 120000 }, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(body.length);
+      waiting.push(res);
+      runtime.write(Buffer.concat([len, body]));
+    });
+  });
+  server.listen(0, '127.0.0.1', () => console.log('port ' + server.address().port));
+});
+runtimes.listen(socketPath, () => {
+  const child = spawn(process.execPath, ['-e', runtimeSource, socketPath], { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+  process.on('SIGTERM', () => { child.kill('SIGKILL'); process.exit(0); });
+});
+`;
+
 export interface EchoServer {
   readonly port: number;
   readonly pid: number;
@@ -78,8 +131,27 @@ export interface EchoServer {
 }
 
 /** A raw Node HTTP echo server in its own process: the floor any HTTP-fronted platform on this host stands on. */
-export async function startEchoServer(): Promise<EchoServer> {
-  const child = spawn(process.execPath, ['-e', echoSource], {
+export function startEchoServer(): Promise<EchoServer> {
+  return startServerProcess(['-e', echoSource]);
+}
+
+/**
+ * The floor of a platform that runs functions in processes of their own (see relaySource): the echo floor plus
+ * one round trip to another process. `socketPath` must not exist; it is removed with the process.
+ */
+export async function startRelayFloor(socketPath: string): Promise<EchoServer> {
+  const server = await startServerProcess(['-e', relaySource, socketPath]);
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(socketPath, { force: true });
+    },
+  };
+}
+
+async function startServerProcess(args: readonly string[]): Promise<EchoServer> {
+  const child = spawn(process.execPath, args, {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -96,7 +168,9 @@ export async function startEchoServer(): Promise<EchoServer> {
       const m = /port (\d+)/.exec(out);
       if (m?.[1]) resolve(Number(m[1]));
     });
-    void exited.then(() => reject(new Error('the echo server exited before listening')));
+    void exited.then(() =>
+      reject(new Error(`the server process (${args.join(' ').slice(0, 40)}…) exited before listening`)),
+    );
   });
   return {
     port,
