@@ -122,6 +122,14 @@ const kilnSeries: readonly KilnSeries[] = [
   { key: 'python-1769', label: 'Kiln python3.11 1769 MB', lang: 'python', memory: 1769, shared: false },
   { key: 'python-128', label: 'Kiln python3.11 128 MB', lang: 'python', memory: 128, shared: false },
   {
+    key: 'python-1769-zygote',
+    label: 'Kiln python3.11 1769 MB, pre-initialised environment',
+    lang: 'python',
+    memory: 1769,
+    shared: false,
+    zygote: true,
+  },
+  {
     key: 'bash-1769',
     label: 'Kiln provided.al2023 (bash) 1769 MB',
     lang: 'bash',
@@ -288,6 +296,8 @@ export async function coldStart(ctx: ScenarioContext): Promise<ScenarioResult> {
         (k) => sample(series('python-1769'), k),
         (k) => baseline('python', true, k),
         (k) => sample(series('python-128'), k),
+        (k) => baseline('python', false, k),
+        (k) => sample(series('python-1769-zygote'), k),
         (k) => baseline('bash', false, k),
         (k) => sample(series('bash-1769'), k),
         (k) => baseline('bash', true, k),

@@ -20,8 +20,8 @@ export function runtimeArgv(runtime: Runtime): string[] {
   }
 }
 
-/** Runtimes whose client can start before it knows its function (see bootstrap.cjs's KILN_ZYGOTE). */
-export const zygoteRuntimes: readonly Runtime[] = ['nodejs20.x'];
+/** Runtimes whose client can start before it knows its function (see the bootstraps' KILN_ZYGOTE). */
+export const zygoteRuntimes: readonly Runtime[] = ['nodejs20.x', 'python3.11'];
 
 /** What a pre-initialised sandbox is created with, until a function's values replace them. */
 export const zygoteMemoryMb = 128;
@@ -29,11 +29,16 @@ export const zygoteMemoryMb = 128;
 export const zygoteEphemeralMb = 512;
 
 /**
- * Variables a process reads once, at its start (the Node runtime's options and paths, the dynamic loader, libc
- * and ICU locales, the allocator, OpenSSL): a function setting any of them must start a runtime of its own,
- * since a pre-initialised one started without them.
+ * Variables a process reads once, at its start (the dynamic loader, libc and ICU locales, the allocator,
+ * OpenSSL), and per runtime (Node's options and paths; the interpreter's PYTHON* settings and HOME, from which
+ * Python's site module derives the user site directory): a function setting any of them must start a runtime of
+ * its own, since a pre-initialised one started without them.
  */
-const readAtStart = /^(NODE_|UV_|LD_|LC_|MALLOC_|GLIBC_|OPENSSL_|SSL_CERT_)|^(LANGUAGE|TZDIR)$/;
+const readAtStart = /^(LD_|LC_|MALLOC_|GLIBC_|OPENSSL_|SSL_CERT_)|^(LANGUAGE|TZDIR)$/;
+const readAtStartBy: Partial<Record<Runtime, RegExp>> = {
+  'nodejs20.x': /^(NODE_|UV_)/,
+  'python3.11': /^PYTHON|^HOME$/,
+};
 
 /** The environment a pre-initialised runtime starts with: everything of runtimeEnv that no function decides. */
 export function zygoteEnv(runtime: Runtime): Record<string, string> {
@@ -58,7 +63,8 @@ export function zygoteEnv(runtime: Runtime): Record<string, string> {
  */
 export function zygoteFits(spec: FunctionSpec): boolean {
   if (!zygoteRuntimes.includes(spec.runtime) || spec.ephemeralStorage !== zygoteEphemeralMb) return false;
-  if (Object.keys(spec.environment).some((k) => readAtStart.test(k))) return false;
+  const own = readAtStartBy[spec.runtime];
+  if (Object.keys(spec.environment).some((k) => readAtStart.test(k) || own?.test(k) === true)) return false;
   const wanted = runtimeEnv(spec, '');
   const generic = zygoteEnv(spec.runtime);
   return Object.keys(generic).every((k) => k === 'KILN_ZYGOTE' || wanted[k] === generic[k]);

@@ -184,6 +184,117 @@ describe('pre-initialised environments', () => {
     assert.equal(r.runtimeRelay, 'connected', 'its own Runtime API is reachable');
   });
 
+  describe('python3.11', () => {
+    const pyProbe = (marker: string): Promise<Buffer> =>
+      zipOf({
+        'app.py': `
+import json, logging, os, sys
+logger = logging.getLogger()
+def handler(event, context):
+    print("probe ran for", ${JSON.stringify(marker)})
+    logger.warning("logged by %s", ${JSON.stringify(marker)})
+    with open("data.txt") as f:
+        data = f.read()
+    return {
+        "marker": ${JSON.stringify(marker)},
+        "data": data,
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+        "env": dict(os.environ),
+        "uid": os.getuid(),
+        "memoryLimitInMB": context.memory_limit_in_mb,
+        "logStreamName": context.log_stream_name,
+        "path": sys.path,
+    }
+`,
+        'data.txt': `data of ${marker}`,
+      });
+    const pyFunction = (name: string, zip: Buffer, variables: Record<string, string> = {}) =>
+      nodeFunction(name, zip, {
+        Runtime: 'python3.11',
+        Handler: 'app.handler',
+        Environment: { Variables: variables },
+      });
+    const pythonZygoteReady = (): Promise<Listing> =>
+      until(
+        'a pre-initialised python3.11 environment is ready',
+        listing,
+        (l) => l.Zygotes.some((z) => z.Runtime === 'python3.11' && z.State === 'ready'),
+        20_000,
+      );
+
+    it('serves a Python cold start from a zygote, and the handler sees what a fresh start shows', async () => {
+      await lambda.send(pyFunction('py-plain', await pyProbe('py-plain'), { ALPHA: '1' }));
+      const plain = payloadJson(await invoke('py-plain'));
+      assert.equal(plain.marker, 'py-plain', JSON.stringify(plain));
+      assert.equal((await environmentOf('', 'py-plain'))?.Prewarmed, false, 'the first finds no zygote');
+
+      await pythonZygoteReady();
+      await lambda.send(
+        pyFunction('py-warmed', await pyProbe('py-warmed'), {
+          ALPHA: '2',
+          GREETING: 'hello',
+          AWS_LAMBDA_LOG_FORMAT: 'JSON',
+        }),
+      );
+      const out = await invoke('py-warmed');
+      const r = payloadJson(out);
+      assert.equal(out.FunctionError, undefined, JSON.stringify(r));
+      assert.equal((await environmentOf('', 'py-warmed'))?.Prewarmed, true, 'served by a zygote');
+      assert.match(tailLog(out), /Init Duration: [\d.]+ ms/);
+      assert.match(tailLog(out), /probe ran for py-warmed\n/, 'print() reaches the log');
+      // The function's own log format, read after the environment was swapped in.
+      const record = tailLog(out)
+        .split('\n')
+        .find((l) => l.includes('logged by py-warmed'));
+      assert.ok(record !== undefined, tailLog(out));
+      assert.equal((JSON.parse(record) as Json).level, 'WARNING');
+
+      assert.equal(r.data, 'data of py-warmed');
+      assert.equal(r.cwd, '/var/task');
+      assert.equal(r.uid, plain.uid);
+      assert.equal(r.memoryLimitInMB, '128');
+      assert.deepEqual(r.path, plain.path, 'the same module search path');
+      const e = r.env as Record<string, string>;
+      const p = plain.env as Record<string, string>;
+      assert.deepEqual(
+        Object.keys(e).sort(),
+        [...Object.keys(p), 'GREETING', 'AWS_LAMBDA_LOG_FORMAT'].sort(),
+        'the same variables',
+      );
+      assert.equal(e.AWS_LAMBDA_FUNCTION_NAME, 'py-warmed');
+      assert.equal(e.AWS_LAMBDA_LOG_STREAM_NAME, r.logStreamName);
+      assert.equal(e.ALPHA, '2');
+      assert.equal(e.KILN_ZYGOTE, undefined);
+      assert.equal(e.KILN_RUNTIME_API_SOCKET, undefined);
+      for (const k of [
+        'PATH',
+        'LANG',
+        'TZ',
+        'LD_LIBRARY_PATH',
+        'PYTHONPATH',
+        'LAMBDA_TASK_ROOT',
+        'AWS_REGION',
+      ])
+        assert.equal(e[k], p[k], k);
+      // And it stays that function's, warm.
+      const again = payloadJson(await invoke('py-warmed'));
+      assert.equal(again.pid, r.pid);
+    });
+
+    it('starts from nothing a Python function that sets variables the interpreter reads at startup', async () => {
+      await pythonZygoteReady();
+      await lambda.send(pyFunction('py-opts', await pyProbe('py-opts'), { PYTHONDONTWRITEBYTECODE: '1' }));
+      const r = payloadJson(await invoke('py-opts'));
+      assert.equal(r.marker, 'py-opts', JSON.stringify(r));
+      assert.equal((await environmentOf('', 'py-opts'))?.Prewarmed, false);
+      assert.ok(
+        (await listing()).Zygotes.some((z) => z.Runtime === 'python3.11'),
+        'the zygote stays for a function it fits',
+      );
+    });
+  });
+
   it('starts from nothing a function that sets variables Node reads at startup', async () => {
     await zygoteReady();
     await lambda.send(
