@@ -282,6 +282,28 @@ def handler(event, context):
       assert.equal(again.pid, r.pid);
     });
 
+    it('keeps /var/task read-only and the specialisation poll closed to the function', async () => {
+      await pythonZygoteReady();
+      const prober = await zipOf({
+        'app.py': `
+import errno, http.client
+def handler(event, context):
+    try:
+        open("/var/task/evil.py", "w").write("x")
+        write = "written"
+    except OSError as e:
+        write = errno.errorcode.get(e.errno, str(e.errno))
+    conn = http.client.HTTPConnection("127.0.0.1", 9001, timeout=5)
+    conn.request("GET", "/kiln/zygote/specialization")
+    return {"write": write, "poll": conn.getresponse().status}
+`,
+      });
+      await lambda.send(pyFunction('py-prober', prober));
+      const r = payloadJson(await invoke('py-prober'));
+      assert.equal((await environmentOf('', 'py-prober'))?.Prewarmed, true);
+      assert.deepEqual(r, { write: 'EROFS', poll: 404 });
+    });
+
     it('starts from nothing a Python function that sets variables the interpreter reads at startup', async () => {
       await pythonZygoteReady();
       await lambda.send(pyFunction('py-opts', await pyProbe('py-opts'), { PYTHONDONTWRITEBYTECODE: '1' }));
