@@ -117,8 +117,12 @@ describe('FileCodeStore', () => {
       const sweep = store.collectGarbage(new Set());
       const [ref] = await Promise.all([put, sweep]);
       assert.equal(store.has(ref.sha256Hex), true, `swept at delay ${delay}`);
-      // Nor the tree the put unpacked alongside.
+      // Nor the tree the put unpacked alongside (in place, or still being extracted: then this joins it,
+      // while without the zip it could not extract anew).
+      rmSync(store.pathOf(ref.sha256Hex));
+      const held = await store.unpacked(ref.sha256Hex);
       assert.equal(readFileSync(tree(ref.sha256Hex, 'racy.js'), 'utf8'), 'x', `tree swept at delay ${delay}`);
+      held.release();
       await store.collectGarbage(new Set());
       assert.equal(store.has(ref.sha256Hex), false);
       assert.equal(existsSync(tree(ref.sha256Hex, '.')), false);
@@ -145,6 +149,8 @@ describe('FileCodeStore', () => {
     const temps = (d: string): string[] => readdirSync(d).filter((name) => name.startsWith('tmp-'));
     let sweep: Promise<number> | undefined;
     const store = new FileCodeStore(dir, {
+      // The put waits for its extraction, so `code-extracted` is reached every time.
+      backgroundExtractions: 0,
       failpoint: (name) => {
         seen.push(name);
         if (name === 'code-extracted') {

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ApiError } from '../../src/model/index.js';
-import { FileCodeStore } from '../../src/store/files/index.js';
+import { FileCodeStore, type FileCodeStoreOptions } from '../../src/store/files/index.js';
 import { extractZip } from '../../src/store/files/zip-extract.js';
 import type { RawEntry } from '../support/zips.js';
 import { overlappingBomb, rawZip, zipOf } from '../support/zips.js';
@@ -31,10 +31,14 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 let n = 0;
-function freshStore(): { store: FileCodeStore; codeDir: string; unpackDir: string } {
+function freshStore(options: FileCodeStoreOptions = {}): {
+  store: FileCodeStore;
+  codeDir: string;
+  unpackDir: string;
+} {
   const base = path.join(root, `store-${++n}`);
   const codeDir = path.join(base, 'code');
-  return { store: new FileCodeStore(codeDir), codeDir, unpackDir: path.join(base, 'unpacked') };
+  return { store: new FileCodeStore(codeDir, options), codeDir, unpackDir: path.join(base, 'unpacked') };
 }
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Stores a zip the way a put from an earlier run left it once its tree was gone (e.g. after a reboot). */
@@ -197,8 +201,11 @@ describe('FileCodeStore.unpacked', () => {
 });
 
 describe('FileCodeStore.put unpacks what it stores', () => {
+  // Every put answers with its tree in place, so a test can look at the unpack directory right after one.
+  const waits: FileCodeStoreOptions = { backgroundExtractions: 0 };
+
   it('has the tree in place when it returns, so unpacked() does not extract again', async () => {
-    const { store, codeDir, unpackDir } = freshStore();
+    const { store, codeDir, unpackDir } = freshStore(waits);
     const ref = await store.put(layout);
     assert.deepEqual(trees(unpackDir), [ref.sha256Hex], 'no temp tree left');
     const inode = statSync(path.join(unpackDir, ref.sha256Hex, 'index.js')).ino;
@@ -212,7 +219,7 @@ describe('FileCodeStore.put unpacks what it stores', () => {
   });
 
   it('lets unpacked() calls made while it runs wait for its extraction', async () => {
-    const { store, unpackDir } = freshStore();
+    const { store, unpackDir } = freshStore(waits);
     let joined = 0;
     // Ask later each time, until the put is over before the call.
     for (let delay = 0; ; delay = later(delay)) {
@@ -243,7 +250,7 @@ describe('FileCodeStore.put unpacks what it stores', () => {
   });
 
   it('leaves no tree when its write fails, whenever unpacked() asks', async () => {
-    const { store, codeDir, unpackDir } = freshStore();
+    const { store, codeDir, unpackDir } = freshStore(waits);
     const zip = await zipOf({ 'w.js': 'never stored', 'lib/l.js': 'l' });
     const sha = sha256(zip);
     // The temp file cannot be created, while the extraction beside it goes ahead.
@@ -272,6 +279,7 @@ describe('FileCodeStore.put unpacks what it stores', () => {
     const sha = sha256(zip);
     let asked: Promise<unknown> | undefined;
     const store = new FileCodeStore(codeDir, {
+      ...waits,
       failpoint: (name) => {
         if (name !== 'code-extracted') return;
         asked = failure(store.unpacked(sha));
@@ -287,9 +295,10 @@ describe('FileCodeStore.put unpacks what it stores', () => {
   });
 
   it('stores a package all the same when unpacking it fails, and says so', async () => {
-    const { store, unpackDir } = freshStore();
+    const { store, unpackDir } = freshStore(waits);
     const warnings: string[] = [];
     const logged = new FileCodeStore(path.dirname(store.pathOf('0'.repeat(64))), {
+      ...waits,
       log: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }),
     });
     writeFileSync(unpackDir, 'in the way of the unpack directory');
@@ -308,7 +317,7 @@ describe('FileCodeStore.put unpacks what it stores', () => {
   });
 
   it('keeps the zip and the tree of a put that a sweep raced, when the zip was stored already', async () => {
-    const { store, codeDir, unpackDir } = freshStore();
+    const { store, codeDir, unpackDir } = freshStore(waits);
     const zip = await zipOf({ 'p.js': 'raced', 'lib/x.js': 'x' });
     const sha = sha256(zip);
     // The sweep starts one event-loop turn later each time, until the put is over before it starts. (A new
@@ -329,6 +338,42 @@ describe('FileCodeStore.put unpacks what it stores', () => {
       await store.collectGarbage(new Set());
       assert.deepEqual(trees(unpackDir), [], `left over at delay ${delay}`);
       assert.deepEqual(readdirSync(codeDir), [], `left over at delay ${delay}`);
+    }
+  });
+
+  it('may answer before a long extraction is over, which unpacked() then joins', async () => {
+    const { store } = freshStore();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) files[`lib/d${i % 10}/f${i}.js`] = `module.exports = ${i};\n`;
+    const ref = await store.put(await zipOf(files));
+    // Whether the tree is in place or still on its way, it no longer needs the zip.
+    rmSync(store.pathOf(ref.sha256Hex));
+    const { dir } = await store.unpacked(ref.sha256Hex);
+    assert.equal(readFileSync(path.join(dir, 'lib/d9/f199.js'), 'utf8'), 'module.exports = 199;\n');
+  });
+
+  it('lets only so many extractions go on after their puts have answered', async () => {
+    for (const backgroundExtractions of [0, 1, 2]) {
+      const { store, unpackDir } = freshStore({ backgroundExtractions });
+      const zips = await Promise.all(
+        Array.from({ length: 4 }, (_, z) => {
+          const files: Record<string, string> = {};
+          for (let i = 0; i < 100; i++) files[`f${i}.js`] = `// ${z}.${i}\n`;
+          return zipOf(files);
+        }),
+      );
+      const refs = await Promise.all(zips.map((zip) => store.put(zip)));
+      const unplaced = refs.filter((ref) => !existsSync(path.join(unpackDir, ref.sha256Hex)));
+      assert.ok(unplaced.length <= backgroundExtractions, `${unplaced.length} > ${backgroundExtractions}`);
+      for (const ref of refs) {
+        const held = await store.unpacked(ref.sha256Hex);
+        assert.equal(readdirSync(held.dir).length, 100);
+        held.release();
+      }
+      assert.deepEqual(
+        trees(unpackDir).filter((name) => name.startsWith('tmp-')),
+        [],
+      );
     }
   });
 });

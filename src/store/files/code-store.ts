@@ -5,8 +5,8 @@
 // Packages are also unpacked for execution, into `<unpackDir>/<sha>/` (by default `unpacked/` beside the code
 // directory). A tree is extracted into `tmp-*` and renamed into place, so one under its final name is whole.
 // A put extracts the upload's bytes while its zip is being written and fsynced, and renames the tree into place
-// right after the zip, under the same lock: a tree under its final name always has its zip beside it, and a
-// put that fails leaves only `tmp-*` trees, for the sweep.
+// right after the zip (under the same lock, or later if the extraction is still running): a tree under its
+// final name always has its zip beside it, and a put that fails leaves only `tmp-*` trees, for the sweep.
 // Trees are not fsynced (milliseconds per file, on the first cold start of new code): a crash of Kiln loses
 // nothing the kernel has seen, and a crash of the machine is a new boot, whose first unpack finds `.boot-id`
 // naming another one and moves every tree aside to be rebuilt from its zip.
@@ -27,9 +27,15 @@ import { inspectZip } from './zip-inspect.js';
 export interface FileCodeStoreOptions {
   /**
    * Test hook, so a crash test can die there: `code-extracted` once a new package is durable under a temp name
-   * and unpacked into a temp tree, `code-written` once both are under their final names.
+   * and unpacked into a temp tree (unless the put leaves its extraction to finish in the background),
+   * `code-written` once the zip is under its final name, and the tree too unless it is still being extracted.
    */
   readonly failpoint?: (name: 'code-extracted' | 'code-written') => void;
+  /**
+   * How many extractions may still be running after their put has answered (1 when absent); a put beyond
+   * that waits for its own. 0: every put answers with its tree in place.
+   */
+  readonly backgroundExtractions?: number;
   /** Where packages are unpacked for execution; `unpacked/` beside the code directory when absent. */
   readonly unpackDir?: string;
   /** The machine's boot id; read from the kernel when absent (tests pass one to simulate a reboot). */
@@ -42,7 +48,9 @@ export interface FileCodeStoreOptions {
 interface EarlyTree {
   /** The temp tree; undefined when the tree was in place already or the extraction failed (and was logged). */
   readonly extracted: Promise<string | undefined>;
-  /** Renames the temp tree into place: only once its zip is stored, with the lock held. */
+  /** Whether `extracted` has settled. */
+  isDone(): boolean;
+  /** Renames the temp tree into place: only once its zip is stored. */
   place(temp: string): Promise<void>;
   /** Removes the temp tree, once the extraction is over: its zip was not stored. */
   discard(err: unknown): Promise<void>;
@@ -79,6 +87,9 @@ export class FileCodeStore implements CodeStore {
   private unpackDirReady: Promise<void> | undefined;
   private unpackDirChecked = false;
   private readonly log: Logger;
+  private readonly backgroundLimit: number;
+  /** Extractions running after their put answered. */
+  private background = 0;
 
   constructor(dir: string, options: FileCodeStoreOptions = {}) {
     this.dir = path.resolve(dir);
@@ -86,6 +97,7 @@ export class FileCodeStore implements CodeStore {
     this.unpackDir = path.resolve(options.unpackDir ?? path.join(path.dirname(this.dir), 'unpacked'));
     this.bootId = options.bootId;
     this.log = options.log ?? silentLogger();
+    this.backgroundLimit = options.backgroundExtractions ?? 1;
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -105,10 +117,10 @@ export class FileCodeStore implements CodeStore {
     const { sha256Hex } = ref;
     const final = this.pathOf(sha256Hex);
     // Extracting is CPU and page-cache writes, while the durable write mostly waits for the disk: side by side,
-    // the put takes about as long as the longer of the two and returns with the tree in place, so a first
-    // Invoke does not wait for it. The work ends with the request, so a burst of uploads is no more than that.
+    // the tree is usually ready by the time the zip is, and a first Invoke does not wait for it.
     const early = this.unpackEarly(sha256Hex, zip);
     let temp: string | undefined;
+    let handOver = false;
     try {
       if (await this.locked(async () => this.claim(sha256Hex, final))) {
         if (!early) return ref;
@@ -117,7 +129,13 @@ export class FileCodeStore implements CodeStore {
         this.tempFiles.add(temp);
         await writeDurably(temp, zip);
       }
-      const tree = await early?.extracted;
+      // An extraction still running may go on after the put has answered (the Invoke that needs the tree joins
+      // it), a package of many files taking much longer than its fsync; but only so many at a time: beyond
+      // that the put waits for its own, so a burst of uploads is not a burst of background disk work.
+      handOver = early !== undefined && !early.isDone() && this.background < this.backgroundLimit;
+      // Counted from here: puts that finish writing meanwhile must see the slot taken.
+      if (handOver) this.background += 1;
+      const tree = handOver ? undefined : await early?.extracted;
       if (temp !== undefined && tree !== undefined) this.failpoint?.('code-extracted');
       await this.locked(async () => {
         if (temp !== undefined) {
@@ -129,12 +147,14 @@ export class FileCodeStore implements CodeStore {
         this.claim(sha256Hex, final);
       });
     } catch (err) {
+      if (handOver) this.background -= 1;
       await early?.discard(err);
       if (temp !== undefined) await fs.rm(temp, { force: true });
       throw err;
     } finally {
       if (temp !== undefined) this.tempFiles.delete(temp);
     }
+    if (early && handOver) this.placeLater(early);
     if (temp !== undefined) this.failpoint?.('code-written');
     return ref;
   }
@@ -242,12 +262,15 @@ export class FileCodeStore implements CodeStore {
     // Also handles the rejection when no `unpacked` caller waits: the put learns the outcome first-hand.
     const forget = (): void => void this.unpacking.delete(sha256Hex);
     outcome.then(forget, forget);
+    let done = false;
     const extracted = this.extractTemp(sha256Hex, zip).then(
       (temp) => {
+        done = true;
         if (temp === undefined) settle.resolve(final);
         return temp;
       },
       (err: unknown) => {
+        done = true;
         this.log.warn(
           { err, sha256: sha256Hex },
           'unpacking a new code package ahead of its first invocation failed',
@@ -258,6 +281,7 @@ export class FileCodeStore implements CodeStore {
     );
     return {
       extracted,
+      isDone: () => done,
       place: async (temp) => {
         try {
           await fs.rename(temp, final);
@@ -278,6 +302,21 @@ export class FileCodeStore implements CodeStore {
         settle.reject(new Error(`Code package ${sha256Hex} could not be stored`, { cause: err }));
       },
     };
+  }
+
+  /**
+   * Lets an extraction finish after its put has answered, in a `background` slot the put took, and places the
+   * tree: its zip is stored by then. Sweeps need no lock against this: like any tree, it goes only if no
+   * record references it and no one holds it.
+   */
+  private placeLater(early: EarlyTree): void {
+    void early.extracted
+      .then(async (temp) => {
+        if (temp !== undefined) await early.place(temp);
+      })
+      .finally(() => {
+        this.background -= 1;
+      });
   }
 
   /**
