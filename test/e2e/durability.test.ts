@@ -93,7 +93,7 @@ async function crashAt(failpoint: string, op: 'create' | 'update'): Promise<void
 
 describe('crash consistency (SIGKILL)', () => {
   for (const op of ['create', 'update'] as const) {
-    for (const failpoint of ['code-extracted', 'code-written', 'before-commit', 'after-commit']) {
+    for (const failpoint of ['code-written', 'before-commit', 'after-commit']) {
       it(`${op}: killed at ${failpoint}`, () => crashAt(failpoint, op));
     }
   }
