@@ -33,7 +33,6 @@ import { registerAsyncRoutes } from './async-routes.js';
 import { registerIntrospection } from './introspection.js';
 import { registerMetricsRoute, startObservability, watchFleet } from './observability.js';
 import { Tenants } from './tenants.js';
-import { UnpackOnPut } from './unpack-on-put.js';
 
 export interface Platform {
   readonly http: FastifyInstance;
@@ -87,7 +86,7 @@ export async function startPlatform({
   const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.db'), config.accountId, (a, n, q) =>
     functionArn({ region: config.region, accountId: a }, n, q),
   );
-  const code = new UnpackOnPut(new FileCodeStore(join(config.dataDir, 'code'), { failpoint }), log);
+  const code = new FileCodeStore(join(config.dataDir, 'code'), { failpoint, log });
   const garbage = new CodeCollector(code, () => metadata.referencedCode());
   // Observability: logs.db, the buffered log sink, metrics (see observability.ts).
   const obs = startObservability(config, log, clock);

@@ -127,8 +127,10 @@ export interface UnpackedCode {
 /** Content-addressed deployment packages (zips), keyed by hex sha256. */
 export interface CodeStore {
   /**
-   * Checks the zip (structure, hostile entries, size caps), then stores it durably
-   * (temp file, fsync, rename) before returning. Throws ApiError for a bad package.
+   * Checks the zip (structure, hostile entries, size caps), then stores it durably (temp file, fsync, rename)
+   * and unpacks it for execution alongside, before returning: the tree `unpacked` hands out is in place by
+   * then (or still being extracted by an `unpacked` call that started first), unless extracting it failed,
+   * which does not fail the put (`unpacked` tries again and reports it). Throws ApiError for a bad package.
    */
   put(zip: Buffer): Promise<CodeRef>;
   /** The same checks as `put`, storing nothing (UpdateFunctionCode with DryRun). */
@@ -140,8 +142,9 @@ export interface CodeStore {
    * Unpacks a stored package and holds the tree: `dir` stays on disk, whatever the garbage collector is
    * told, until `release()`. Each call is one hold (a count per sha, not a lock): take one per execution
    * environment for as long as it runs from `dir`. The tree is extracted once and then reused, concurrent
-   * callers share one extraction, and a failed extraction (package not stored, or breaking the rules `put`
-   * enforces) throws and leaves nothing behind. The tree is read-only; files keep the zip's exec bits.
+   * callers share one extraction (a `put`'s included), and a failed extraction (package not stored, or
+   * breaking the rules `put` enforces) throws and leaves nothing behind. The tree is read-only; files keep
+   * the zip's exec bits.
    */
   unpacked(sha256Hex: string): Promise<UnpackedCode>;
   /**

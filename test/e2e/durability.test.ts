@@ -2,7 +2,7 @@
 // never a half function, a dangling code reference or an orphaned package.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -41,6 +41,13 @@ async function assertConsistent(kiln: KilnProcess, lambda: LambdaClient): Promis
     [...hex].map((h) => `${h}.zip`).sort(),
     'code dir holds exactly the referenced packages',
   );
+  // Unpacked trees: only whole ones (under their sha, never `tmp-*`), of referenced packages.
+  const unpacked = join(kiln.dataDir, 'unpacked');
+  for (const name of existsSync(unpacked) ? readdirSync(unpacked) : []) {
+    if (name === '.boot-id') continue;
+    assert.ok(hex.has(name), `unpacked/${name} belongs to a referenced package`);
+    assert.ok(existsSync(join(unpacked, name, 'index.js')), `unpacked/${name} is whole`);
+  }
   return shas;
 }
 

@@ -92,17 +92,20 @@ describe('FileCodeStore', () => {
     const dropped = await store.put(await zipOf({ 'b.js': 'drop me' }));
     writeFileSync(path.join(dir, 'tmp-crashed-upload'), 'partial');
     writeFileSync(path.join(dir, 'notes.txt'), 'not ours to delete');
-    assert.equal(await store.collectGarbage(new Set([kept.sha256Hex])), 2);
+    // The temp file, and the dropped package's zip and tree (a put unpacks what it stores).
+    assert.equal(await store.collectGarbage(new Set([kept.sha256Hex])), 3);
     assert.equal(store.has(kept.sha256Hex), true);
     assert.equal(store.has(dropped.sha256Hex), false);
     assert.deepEqual(readdirSync(dir).sort(), [`${kept.sha256Hex}.zip`, 'notes.txt']);
     assert.equal(await store.collectGarbage(new Set([kept.sha256Hex])), 0);
-    assert.equal(await store.collectGarbage(new Set()), 1);
+    assert.equal(await store.collectGarbage(new Set()), 2);
     assert.equal(store.has(kept.sha256Hex), false);
   });
 
   it('never sweeps a package that a concurrent put returned', async () => {
-    const store = new FileCodeStore(freshDir());
+    const dir = freshDir();
+    const store = new FileCodeStore(dir);
+    const tree = (sha: string, file: string): string => path.join(path.dirname(dir), 'unpacked', sha, file);
     const zip = await zipOf({ 'racy.js': 'x' });
     // Start a sweep whose keep set predates the put at every point of the put's progress, one event-loop
     // turn later each time, until the put finishes before the sweep starts.
@@ -114,8 +117,15 @@ describe('FileCodeStore', () => {
       const sweep = store.collectGarbage(new Set());
       const [ref] = await Promise.all([put, sweep]);
       assert.equal(store.has(ref.sha256Hex), true, `swept at delay ${delay}`);
+      // Nor the tree the put unpacked alongside (in place, or still being extracted: then this joins it,
+      // while without the zip it could not extract anew).
+      rmSync(store.pathOf(ref.sha256Hex));
+      const held = await store.unpacked(ref.sha256Hex);
+      assert.equal(readFileSync(tree(ref.sha256Hex, 'racy.js'), 'utf8'), 'x', `tree swept at delay ${delay}`);
+      held.release();
       await store.collectGarbage(new Set());
       assert.equal(store.has(ref.sha256Hex), false);
+      assert.equal(existsSync(tree(ref.sha256Hex, '.')), false);
     }
     // The same again while the package is already stored, so the put only claims the existing file.
     await store.put(zip);
@@ -130,22 +140,40 @@ describe('FileCodeStore', () => {
     }
   });
 
-  it('calls the failpoint once the package is durable under its final name', async () => {
+  it('calls the failpoints once the package and its tree are durable and unpacked, then in place', async () => {
     const dir = freshDir();
+    const unpackDir = path.join(path.dirname(dir), 'unpacked');
     const seen: string[] = [];
     const zip = await zipOf({ 'f.js': 'crash here' });
+    const sha = sha256(zip);
+    const temps = (d: string): string[] => readdirSync(d).filter((name) => name.startsWith('tmp-'));
+    let sweep: Promise<number> | undefined;
     const store = new FileCodeStore(dir, {
+      // The put waits for its extraction, so `code-extracted` is reached every time.
+      backgroundExtractions: 0,
       failpoint: (name) => {
         seen.push(name);
-        assert.deepEqual(readdirSync(dir), [`${sha256(zip)}.zip`]);
+        if (name === 'code-extracted') {
+          assert.equal(temps(dir).length, 1);
+          assert.deepEqual(readdirSync(dir), temps(dir), 'the zip is under its temp name only');
+          assert.equal(temps(unpackDir).length, 1);
+          assert.equal(existsSync(path.join(unpackDir, sha)), false, 'the tree is under its temp name only');
+          // Runs before the put can move either into place, and must take neither.
+          sweep = store.collectGarbage(new Set());
+          return;
+        }
+        assert.deepEqual(readdirSync(dir), [`${sha}.zip`]);
+        assert.equal(readFileSync(path.join(unpackDir, sha, 'f.js'), 'utf8'), 'crash here');
         throw new Error('simulated crash');
       },
     });
     await assert.rejects(store.put(zip), /simulated crash/);
-    assert.deepEqual(seen, ['code-written']);
-    assert.equal(store.has(sha256(zip)), true);
-    // An already stored package is not written again, so the failpoint stays quiet.
+    assert.deepEqual(seen, ['code-extracted', 'code-written']);
+    assert.equal(await sweep, 0);
+    assert.equal(readFileSync(path.join(unpackDir, sha, 'f.js'), 'utf8'), 'crash here');
+    assert.equal(store.has(sha), true);
+    // An already stored package is not written again, so the failpoints stay quiet.
     await store.put(zip);
-    assert.deepEqual(seen, ['code-written']);
+    assert.deepEqual(seen, ['code-extracted', 'code-written']);
   });
 });

@@ -4,6 +4,9 @@
 //
 // Packages are also unpacked for execution, into `<unpackDir>/<sha>/` (by default `unpacked/` beside the code
 // directory). A tree is extracted into `tmp-*` and renamed into place, so one under its final name is whole.
+// A put extracts the upload's bytes while its zip is being written and fsynced, and renames the tree into place
+// right after the zip (under the same lock, or later if the extraction is still running): a tree under its
+// final name always has its zip beside it, and a put that fails leaves only `tmp-*` trees, for the sweep.
 // Trees are not fsynced (milliseconds per file, on the first cold start of new code): a crash of Kiln loses
 // nothing the kernel has seen, and a crash of the machine is a new boot, whose first unpack finds `.boot-id`
 // naming another one and moves every tree aside to be rebuilt from its zip.
@@ -15,17 +18,42 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { CodeRef } from '../../model/index.js';
 import { ApiError, limits } from '../../model/index.js';
+import type { Logger } from '../../shared/index.js';
+import { silentLogger } from '../../shared/index.js';
 import type { CodeStore, UnpackedCode } from '../ports.js';
 import { extractZip, removeTree, syncDir } from './zip-extract.js';
 import { inspectZip } from './zip-inspect.js';
 
 export interface FileCodeStoreOptions {
-  /** Test hook: called once a package is durable under its final name, so a crash test can die there. */
-  readonly failpoint?: (name: 'code-written') => void;
+  /**
+   * Test hook, so a crash test can die there: `code-extracted` once a new package is durable under a temp name
+   * and unpacked into a temp tree (unless the put leaves its extraction to finish in the background),
+   * `code-written` once the zip is under its final name, and the tree too unless it is still being extracted.
+   */
+  readonly failpoint?: (name: 'code-extracted' | 'code-written') => void;
+  /**
+   * How many extractions may still be running after their put has answered (1 when absent); a put beyond
+   * that waits for its own. 0: every put answers with its tree in place.
+   */
+  readonly backgroundExtractions?: number;
   /** Where packages are unpacked for execution; `unpacked/` beside the code directory when absent. */
   readonly unpackDir?: string;
   /** The machine's boot id; read from the kernel when absent (tests pass one to simulate a reboot). */
   readonly bootId?: string;
+  /** Hears of extractions a put started that failed: the put succeeds all the same, and `unpacked` tries again. */
+  readonly log?: Logger;
+}
+
+/** A put's extraction of the bytes it is storing, registered as the sha's extraction in progress. */
+interface EarlyTree {
+  /** The temp tree; undefined when the tree was in place already or the extraction failed (and was logged). */
+  readonly extracted: Promise<string | undefined>;
+  /** Whether `extracted` has settled. */
+  isDone(): boolean;
+  /** Renames the temp tree into place: only once its zip is stored. */
+  place(temp: string): Promise<void>;
+  /** Removes the temp tree, once the extraction is over: its zip was not stored. */
+  discard(err: unknown): Promise<void>;
 }
 
 const SHA_HEX = /^[0-9a-f]{64}$/;
@@ -58,12 +86,18 @@ export class FileCodeStore implements CodeStore {
   /** The unpack directory exists, and holds no tree from an earlier boot; once per store. */
   private unpackDirReady: Promise<void> | undefined;
   private unpackDirChecked = false;
+  private readonly log: Logger;
+  private readonly backgroundLimit: number;
+  /** Extractions running after their put answered. */
+  private background = 0;
 
   constructor(dir: string, options: FileCodeStoreOptions = {}) {
     this.dir = path.resolve(dir);
     this.failpoint = options.failpoint;
     this.unpackDir = path.resolve(options.unpackDir ?? path.join(path.dirname(this.dir), 'unpacked'));
     this.bootId = options.bootId;
+    this.log = options.log ?? silentLogger();
+    this.backgroundLimit = options.backgroundExtractions ?? 1;
     mkdirSync(this.dir, { recursive: true });
   }
 
@@ -82,23 +116,46 @@ export class FileCodeStore implements CodeStore {
     const ref = await this.inspect(zip);
     const { sha256Hex } = ref;
     const final = this.pathOf(sha256Hex);
-    if (await this.locked(async () => this.claim(sha256Hex, final))) return ref;
-    const temp = path.join(this.dir, `tmp-${randomUUID()}`);
-    this.tempFiles.add(temp);
+    // Extracting is CPU and page-cache writes, while the durable write mostly waits for the disk: side by side,
+    // the tree is usually ready by the time the zip is, and a first Invoke does not wait for it.
+    const early = this.unpackEarly(sha256Hex, zip);
+    let temp: string | undefined;
+    let handOver = false;
     try {
-      await writeDurably(temp, zip);
+      if (await this.locked(async () => this.claim(sha256Hex, final))) {
+        if (!early) return ref;
+      } else {
+        temp = path.join(this.dir, `tmp-${randomUUID()}`);
+        this.tempFiles.add(temp);
+        await writeDurably(temp, zip);
+      }
+      // An extraction still running may go on after the put has answered (the Invoke that needs the tree joins
+      // it), a package of many files taking much longer than its fsync; but only so many at a time: beyond
+      // that the put waits for its own, so a burst of uploads is not a burst of background disk work.
+      handOver = early !== undefined && !early.isDone() && this.background < this.backgroundLimit;
+      // Counted from here: puts that finish writing meanwhile must see the slot taken.
+      if (handOver) this.background += 1;
+      const tree = handOver ? undefined : await early?.extracted;
+      if (temp !== undefined && tree !== undefined) this.failpoint?.('code-extracted');
       await this.locked(async () => {
-        await fs.rename(temp, final);
-        await syncDir(this.dir);
+        if (temp !== undefined) {
+          await fs.rename(temp, final);
+          await syncDir(this.dir);
+        }
+        if (early && tree !== undefined) await early.place(tree);
+        // Last, as the put returns right after: see `gate`.
         this.claim(sha256Hex, final);
       });
     } catch (err) {
-      await fs.rm(temp, { force: true });
+      if (handOver) this.background -= 1;
+      await early?.discard(err);
+      if (temp !== undefined) await fs.rm(temp, { force: true });
       throw err;
     } finally {
-      this.tempFiles.delete(temp);
+      if (temp !== undefined) this.tempFiles.delete(temp);
     }
-    this.failpoint?.('code-written');
+    if (early && handOver) this.placeLater(early);
+    if (temp !== undefined) this.failpoint?.('code-written');
     return ref;
   }
 
@@ -173,12 +230,100 @@ export class FileCodeStore implements CodeStore {
     return removed;
   }
 
-  /** Extracts into a temp tree beside the final one, then renames it into place. */
+  /** Extracts a stored zip into a temp tree beside the final one, then renames it into place. */
   private async unpack(sha256Hex: string, zipFile: string): Promise<string> {
-    const final = path.join(this.unpackDir, sha256Hex);
+    const final = this.treeOf(sha256Hex);
     if (this.unpackDirChecked && existsSync(final)) return final;
     if (!existsSync(zipFile))
       throw new Error(`Code package ${sha256Hex} is not stored, so it cannot be unpacked`);
+    const temp = await this.extractTemp(sha256Hex, zipFile);
+    if (temp === undefined) return final;
+    try {
+      await fs.rename(temp, final);
+      return final;
+    } catch (err) {
+      await removeTree(temp).catch(() => undefined);
+      throw unpackError(sha256Hex, err);
+    } finally {
+      this.busyDirs.delete(temp);
+    }
+  }
+
+  /**
+   * Starts extracting the bytes a put is storing, as the sha's extraction in progress: `unpacked` callers wait
+   * for the put to place the tree (or fail). Undefined when the tree is in place or already being extracted.
+   */
+  private unpackEarly(sha256Hex: string, zip: Buffer): EarlyTree | undefined {
+    const final = this.treeOf(sha256Hex);
+    if (this.unpacking.has(sha256Hex) || (this.unpackDirChecked && existsSync(final))) return undefined;
+    let settle!: { resolve: (dir: string) => void; reject: (err: unknown) => void };
+    const outcome = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+    this.unpacking.set(sha256Hex, outcome);
+    // Also handles the rejection when no `unpacked` caller waits: the put learns the outcome first-hand.
+    const forget = (): void => void this.unpacking.delete(sha256Hex);
+    outcome.then(forget, forget);
+    let done = false;
+    const extracted = this.extractTemp(sha256Hex, zip).then(
+      (temp) => {
+        done = true;
+        if (temp === undefined) settle.resolve(final);
+        return temp;
+      },
+      (err: unknown) => {
+        done = true;
+        this.log.warn(
+          { err, sha256: sha256Hex },
+          'unpacking a new code package ahead of its first invocation failed',
+        );
+        settle.reject(err);
+        return undefined;
+      },
+    );
+    return {
+      extracted,
+      isDone: () => done,
+      place: async (temp) => {
+        try {
+          await fs.rename(temp, final);
+          settle.resolve(final);
+        } catch (err) {
+          // No longer busy, so the next sweep removes it: not while holding the lock.
+          settle.reject(unpackError(sha256Hex, err));
+        } finally {
+          this.busyDirs.delete(temp);
+        }
+      },
+      discard: async (err) => {
+        const temp = await extracted;
+        if (temp !== undefined) {
+          await removeTree(temp).catch(() => undefined);
+          this.busyDirs.delete(temp);
+        }
+        settle.reject(new Error(`Code package ${sha256Hex} could not be stored`, { cause: err }));
+      },
+    };
+  }
+
+  /**
+   * Lets an extraction finish after its put has answered, in a `background` slot the put took, and places the
+   * tree: its zip is stored by then. Sweeps need no lock against this: like any tree, it goes only if no
+   * record references it and no one holds it.
+   */
+  private placeLater(early: EarlyTree): void {
+    void early.extracted
+      .then(async (temp) => {
+        if (temp !== undefined) await early.place(temp);
+      })
+      .finally(() => {
+        this.background -= 1;
+      });
+  }
+
+  /**
+   * Extracts into a new temp tree, busy (spared by sweeps) until the caller renames or removes it; undefined
+   * when the tree is in place already. A failed extraction leaves nothing behind.
+   */
+  private async extractTemp(sha256Hex: string, zip: Buffer | string): Promise<string | undefined> {
     this.unpackDirReady ??= this.prepareUnpackDir().then(
       () => void (this.unpackDirChecked = true),
       (err: unknown) => {
@@ -188,23 +333,23 @@ export class FileCodeStore implements CodeStore {
       },
     );
     await this.unpackDirReady;
-    if (existsSync(final)) return final;
+    if (existsSync(this.treeOf(sha256Hex))) return undefined;
     const temp = path.join(this.unpackDir, `tmp-${randomUUID()}`);
     this.busyDirs.add(temp);
     try {
       await fs.mkdir(temp, { mode: 0o700 });
-      await extractZip(zipFile, temp);
-      await fs.rename(temp, final);
-      return final;
+      await extractZip(zip, temp);
+      return temp;
     } catch (err) {
       // Should this fail too, the next sweep removes the temp tree; the extraction error is the one to report.
       await removeTree(temp).catch(() => undefined);
-      throw new Error(`Code package ${sha256Hex} could not be unpacked: ${(err as Error).message}`, {
-        cause: err,
-      });
-    } finally {
       this.busyDirs.delete(temp);
+      throw unpackError(sha256Hex, err);
     }
+  }
+
+  private treeOf(sha256Hex: string): string {
+    return path.join(this.unpackDir, sha256Hex);
   }
 
   /**
@@ -293,6 +438,12 @@ async function writeDurably(file: string, data: Buffer): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+function unpackError(sha256Hex: string, err: unknown): Error {
+  return new Error(`Code package ${sha256Hex} could not be unpacked: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 async function removeIfPresent(file: string): Promise<boolean> {

@@ -1,12 +1,13 @@
-// Writes a stored package out as a directory tree that sandboxes run from. The zip passed inspection when
-// it was uploaded, but the file on disk is trusted no further than that: it is scanned again with the same
-// checks (zip-inspect.ts) while being written, and the writing itself never follows a link. Symlink entries
+// Writes a package out as a directory tree that sandboxes run from. The zip passed inspection when it was
+// uploaded, but neither the file on disk nor the upload's bytes are trusted further than that: they are
+// scanned again with the same checks (zip-inspect.ts) while being written, and the writing itself never
+// follows a link. Symlink entries
 // are created last, after every file and directory, so no write can pass through one.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FileSink, ScannedEntry, ZipCaps, ZipSummary } from './zip-inspect.js';
-import { openZipFile, scanZip } from './zip-inspect.js';
+import { openZip, scanZip } from './zip-inspect.js';
 import { badEntry } from './zip-rules.js';
 
 /** Read-only for everyone but root: sandboxes run as other uids and must not change shared code. */
@@ -16,12 +17,16 @@ const EXEC_MODE = 0o555;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
- * Extracts `zipFile` into `root`, an empty directory the caller created, private to this process, and
+ * Extracts a zip (a stored file's path, or the bytes of one being stored) into `root`, an empty directory the caller created, private to this process, and
  * disposes of (see removeTree) if this throws. Nothing is fsynced: the tree can always be rebuilt from the
  * zip, so it only has to be whole across a crash of this process (the page cache keeps what was written),
  * and the caller must not trust it after a crash of the machine (see FileCodeStore's boot marker).
  */
-export async function extractZip(zipFile: string, root: string, caps: ZipCaps = {}): Promise<ZipSummary> {
+export async function extractZip(
+  zip: Buffer | string,
+  root: string,
+  caps: ZipCaps = {},
+): Promise<ZipSummary> {
   const base = path.resolve(root);
   const dirs = new Set<string>(['.']);
   const files = new Set<string>();
@@ -46,7 +51,7 @@ export async function extractZip(zipFile: string, root: string, caps: ZipCaps = 
     dirs.add(rel);
   };
 
-  const zf = await openZipFile(zipFile);
+  const zf = await openZip(zip);
   try {
     const result = await scanZip(zf, caps, {
       directory: (entry) => makeDirs(entry, entry.path),

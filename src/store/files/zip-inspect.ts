@@ -75,11 +75,7 @@ const OPEN_OPTIONS: Options = {
 };
 
 export async function inspectZip(zip: Buffer, caps: ZipCaps = {}): Promise<ZipSummary> {
-  const zf = await new Promise<ZipFile>((resolve, reject) =>
-    yauzl.fromBuffer(zip, OPEN_OPTIONS, (err, opened) =>
-      err ? reject(describeZipError(err)) : resolve(opened),
-    ),
-  );
+  const zf = await openZip(zip);
   try {
     const { entries, unzippedSize } = await scanZip(zf, caps);
     return { entries, unzippedSize };
@@ -88,11 +84,17 @@ export async function inspectZip(zip: Buffer, caps: ZipCaps = {}): Promise<ZipSu
   }
 }
 
-/** Opens a stored zip for scanning without reading it into memory; the caller closes it. */
-export function openZipFile(file: string): Promise<ZipFile> {
-  return new Promise<ZipFile>((resolve, reject) =>
-    yauzl.open(file, OPEN_OPTIONS, (err, opened) => (err ? reject(describeZipError(err)) : resolve(opened))),
-  );
+/**
+ * Opens a zip for scanning, from memory or from a file (which is then read as scanned, never whole); the
+ * caller closes it.
+ */
+export function openZip(source: Buffer | string): Promise<ZipFile> {
+  return new Promise<ZipFile>((resolve, reject) => {
+    const opened = (err: Error | null, zf: ZipFile): void =>
+      err ? reject(describeZipError(err)) : resolve(zf);
+    if (typeof source === 'string') yauzl.open(source, OPEN_OPTIONS, opened);
+    else yauzl.fromBuffer(source, OPEN_OPTIONS, opened);
+  });
 }
 
 /**
