@@ -14,7 +14,6 @@ const { existsSync, readFileSync, writeSync } = require('node:fs');
 const { basename, dirname, join, resolve } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { format, types } = require('node:util');
-const { getHeapSpaceStatistics } = require('node:v8');
 
 const env = process.env;
 
@@ -870,7 +869,7 @@ function start() {
 // ===== rehearsal (pre-initialised environments only) =====================================================
 // V8 compiles a function on its first call and its inline caches learn on the first few; Node's module loader,
 // streams and socket code warm up on first use. Done for the first time inside a function's cold start, that
-// is milliseconds of its INIT and first invocations. A zygote therefore goes through a cold start of a bundled
+// is milliseconds of its INIT and first invocations. A zygote therefore goes through cold starts of a bundled
 // no-op function before it asks for its own, through the same code: a specialisation answer and the variables
 // swapped, the handler's file looked up and required from a real directory with a package.json, then a few
 // invocations, each post with its pipelined /next, read and written by the real client on a real unix socket.
@@ -880,7 +879,7 @@ function start() {
 // back, its connection and server are closed before the real poll, and the variables it set (and the trace id)
 // go when the real specialisation replaces the whole environment.
 
-// Each code path is then a few runs old rather than one: measurably faster again, for ~7 ms more per zygote.
+// Each code path is then a few runs old rather than one: measurably faster again, for ~8 ms more zygote start.
 const REHEARSALS = 3;
 const REHEARSAL_INVOCATIONS = 3;
 const SPECIALIZATION_PATH = '/kiln/zygote/specialization';
@@ -980,10 +979,12 @@ async function rehearse() {
 /**
  * Left part-full by the rehearsal, V8's young generation reaches the mark where V8 schedules a scavenge within
  * the first allocations after the wake-up, and that scavenge (1-5 ms measured) then runs inside the function's
- * INIT or first invocation: in about half of the cold starts measured. Allocating garbage until two scavenges
+ * INIT or first invocation: in half to all of the cold starts measured. Allocating garbage until two scavenges
  * have run (the second promotes what survived the first) leaves it nearly empty instead.
  */
 function emptyYoungGeneration() {
+  // Required here: node:v8 is not loaded at startup, and a fresh start has no use for it.
+  const { getHeapSpaceStatistics } = require('node:v8');
   const used = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_used_size ?? 0;
   let scavenges = 0;
   let before = used();
