@@ -628,6 +628,50 @@ describe('nodejs runtime', suite, () => {
     assert.equal(rt.stderr(), '');
   });
 
+  it('as a pre-initialised runtime, shows the function exactly what a fresh start shows', async () => {
+    // What a function could notice of a rehearsal before it: variables, working directory, globals, the loader's
+    // caches, process listeners at load time; open descriptors and the rehearsal's socket once invoked. Paths
+    // under the task directory differ between the two starts only by the directory's name.
+    const files = {
+      'index.js': `
+        const { readdirSync, readFileSync, readlinkSync } = require('node:fs');
+        const task = process.cwd();
+        const rel = (v) => v.split(task).join('<task>');
+        const atLoad = {
+          env: Object.fromEntries(Object.entries(process.env).map(([k, v]) => [k, rel(v)])),
+          cwd: task === process.env.LAMBDA_TASK_ROOT,
+          globals: Reflect.ownKeys(globalThis).map(String),
+          requestId: globalThis[Symbol.for('aws.lambda.runtime.requestId')],
+          cache: Object.keys(require.cache).map(rel),
+          children: require.main.children.map((m) => rel(m.id)),
+          pathCache: Object.entries(require('node:module')._pathCache).map(([k, v]) => rel(k) + ' => ' + rel(v)),
+          listeners: process.eventNames().map((n) => String(n) + ':' + process.listenerCount(n)),
+        };
+        exports.handler = async () => ({
+          atLoad,
+          fds: readdirSync('/proc/self/fd')
+            .map((fd) => { try { return readlinkSync('/proc/self/fd/' + fd).replace(/\\d+/g, 'N'); } catch { return 'gone'; } })
+            .sort(),
+          rehearsalSockets: readFileSync('/proc/net/unix', 'utf8').split('\\n').filter((l) => l.includes('rehearsal')),
+        });`,
+    };
+    const fresh = await ready('node', files, 'index.handler');
+    const expected = success(await fresh.invoke({}));
+
+    const rt = await start('node', files, 'index.handler', { zygote: true });
+    await rt.server.waitZygote();
+    const task = join(root, `task-${seq}`);
+    rt.server.specialize(
+      Buffer.from(
+        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
+      ),
+    );
+    assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
+    assert.deepEqual(success(await rt.invoke({})), expected);
+    assert.equal(rt.stdout(), '');
+    assert.equal(rt.stderr(), '');
+  });
+
   it('as a pre-initialised runtime, searches the module paths HOME and NODE_PATH give, as a fresh start does', async () => {
     const files = { 'index.js': "exports.handler = async () => require.resolve.paths('some-package');" };
     const rt = await start('node', files, 'index.handler', { zygote: true });
