@@ -87,7 +87,8 @@ describe('FileCodeStore', () => {
 
   it('collects unreferenced packages and leftover temp files', async () => {
     const dir = freshDir();
-    const store = new FileCodeStore(dir);
+    // Each put waits for its tree, so that both trees exist when the sweep counts what it removed.
+    const store = new FileCodeStore(dir, { backgroundExtractions: 0 });
     const kept = await store.put(await zipOf({ 'a.js': 'keep me' }));
     const dropped = await store.put(await zipOf({ 'b.js': 'drop me' }));
     writeFileSync(path.join(dir, 'tmp-crashed-upload'), 'partial');
