@@ -207,6 +207,22 @@ async function ready(lang: Lang, files: Record<string, string>, handler: string,
   return rt;
 }
 
+/**
+ * Starts a pre-initialised Node runtime and, once it waits, specialises it to `files` with the environment a
+ * cold start gets (`extra` adds or overrides variables, given the task directory). Resolves before INIT ends.
+ */
+async function specialisedNode(
+  files: Record<string, string>,
+  extra: (task: string) => Record<string, string> = () => ({}),
+) {
+  const rt = await start('node', files, 'index.handler', { zygote: true });
+  await rt.server.waitZygote();
+  const task = join(root, `task-${seq}`);
+  const env = lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9');
+  rt.server.specialize(Buffer.from(JSON.stringify({ env: { ...env, ...extra(task) } })));
+  return rt;
+}
+
 function success(o: InvocationOutcome): unknown {
   assert.equal(o.kind, 'success', `expected success, got ${o.kind}: ${o.payload.toString()}`);
   return JSON.parse(o.payload.toString('utf8'));
@@ -605,14 +621,7 @@ describe('nodejs runtime', suite, () => {
           handler: process.env._HANDLER,
         });`,
     };
-    const rt = await start('node', files, 'index.handler', { zygote: true });
-    await rt.server.waitZygote();
-    const task = join(root, `task-${seq}`);
-    rt.server.specialize(
-      Buffer.from(
-        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
-      ),
-    );
+    const rt = await specialisedNode(files);
     assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
     const requestId = randomUUID();
     assert.deepEqual(success(await rt.invoke({ a: 1 }, { requestId })), {
@@ -658,14 +667,7 @@ describe('nodejs runtime', suite, () => {
     const fresh = await ready('node', files, 'index.handler');
     const expected = success(await fresh.invoke({}));
 
-    const rt = await start('node', files, 'index.handler', { zygote: true });
-    await rt.server.waitZygote();
-    const task = join(root, `task-${seq}`);
-    rt.server.specialize(
-      Buffer.from(
-        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
-      ),
-    );
+    const rt = await specialisedNode(files);
     assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
     assert.deepEqual(success(await rt.invoke({})), expected);
     assert.equal(rt.stdout(), '');
@@ -674,13 +676,10 @@ describe('nodejs runtime', suite, () => {
 
   it('as a pre-initialised runtime, searches the module paths HOME and NODE_PATH give, as a fresh start does', async () => {
     const files = { 'index.js': "exports.handler = async () => require.resolve.paths('some-package');" };
-    const rt = await start('node', files, 'index.handler', { zygote: true });
-    await rt.server.waitZygote();
-    const task = join(root, `task-${seq}`);
-    const env = lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9');
-    rt.server.specialize(
-      Buffer.from(JSON.stringify({ env: { ...env, HOME: '/home/fn', NODE_PATH: `/opt/extra:${task}` } })),
-    );
+    const rt = await specialisedNode(files, (task) => ({
+      HOME: '/home/fn',
+      NODE_PATH: `/opt/extra:${task}`,
+    }));
     assert.deepEqual(await rt.server.waitReady(), { kind: 'ready' }, rt.stderr());
     const paths = success(await rt.invoke({})) as string[];
     for (const dir of ['/opt/extra', '/home/fn/.node_modules', '/home/fn/.node_libraries'])
@@ -689,16 +688,7 @@ describe('nodejs runtime', suite, () => {
   });
 
   it('as a pre-initialised runtime, still reports a failing handler as an init error', async () => {
-    const rt = await start('node', { 'index.js': 'throw new Error("broken at load");' }, 'index.handler', {
-      zygote: true,
-    });
-    await rt.server.waitZygote();
-    const task = join(root, `task-${seq}`);
-    rt.server.specialize(
-      Buffer.from(
-        JSON.stringify({ env: lambdaEnv('node', task, 'index.handler', undefined, '127.0.0.1:9') }),
-      ),
-    );
+    const rt = await specialisedNode({ 'index.js': 'throw new Error("broken at load");' });
     const init = initError(await rt.server.waitReady());
     assert.equal(init.errorType, 'Error');
     assert.equal(init.body.errorMessage, 'broken at load');
