@@ -170,6 +170,13 @@ describe('validation and error shapes', () => {
       ['absolute entry', rawZip([{ name: '/etc/evil', data: Buffer.from('x') }])],
       ['symlink outside', rawZip([{ name: 'link', data: Buffer.from('../../etc/passwd'), mode: 0o120777 }])],
       ['zip bomb', zipBomb(300 * 1024 * 1024)],
+      [
+        'a file where a directory must go',
+        rawZip([
+          { name: 'a', data: Buffer.from('x') },
+          { name: 'a/b.js', data: Buffer.from('y') },
+        ]),
+      ],
     ];
     for (const [what, bad] of hostile) {
       await assert.rejects(

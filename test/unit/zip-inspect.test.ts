@@ -45,6 +45,17 @@ describe('inspectZip accepts ordinary packages', () => {
     assert.deepEqual(await inspectZip(zip), { entries: 3, unzippedSize: 5 + 11 });
   });
 
+  it('accepts entries named twice as the same kind, and a directory entry after its contents', async () => {
+    const zip = rawZip([
+      { name: 'lib/a.js', data: Buffer.from('x') },
+      { name: 'lib/' },
+      { name: 'lib/' },
+      link('lib/self', '.'),
+      link('lib/self', '..'),
+    ]);
+    assert.equal((await inspectZip(zip)).entries, 5);
+  });
+
   it('accepts an empty zip and incompressible data', async () => {
     assert.deepEqual(await inspectZip(await zipOf({})), { entries: 0, unzippedSize: 0 });
     const zip = await zipOf({ 'blob.bin': randomBytes(3 * MB) });
@@ -138,6 +149,26 @@ describe('inspectZip rejects entries that escape the package root', () => {
     await rejects(rawZip([link('passwd', '/etc/passwd')]), ['"passwd"', 'absolute']);
     await rejects(rawZip([link('win', '..\\..\\x')]), ['"win"', 'outside the package']);
     await rejects(rawZip([link('long', 'a/'.repeat(3000))]), ['"long"', 'longer than 4096']);
+  });
+
+  it('rejects entries no extractor can lay out, in either order', async () => {
+    const file = (name: string) => ({ name, data: Buffer.from(name) });
+    await rejects(rawZip([file('a'), file('a/b')]), [
+      '"a/b"',
+      'needs a directory "a" where the package has a file',
+    ]);
+    await rejects(rawZip([file('a/b'), file('a')]), ['"a/b"', 'needs a directory "a"']);
+    await rejects(rawZip([{ name: 'd/' }, file('d')]), ['"d"', 'the package also has a directory there']);
+    await rejects(rawZip([file('d'), { name: 'd/' }]), ['"d/"', 'the package also has a file there']);
+    await rejects(rawZip([link('l', 'x'), file('l')]), ['"l"', 'the package also has a symlink there']);
+    await rejects(rawZip([file('sub/f'), link('up', 'sub'), file('up/f')]), [
+      '"up/f"',
+      'under the symlink "up"',
+    ]);
+    await rejects(rawZip([link('.', 'x')]), ['cannot replace the package root']);
+    // Many deep paths stay cheap to check (sorted once, binary search per entry).
+    const deep = Array.from({ length: 2000 }, (_, i) => file(`${'d/'.repeat(500)}${i}`));
+    await rejects(rawZip([...deep, file('d/d')]), ['needs a directory "d/d" where the package has a file']);
   });
 
   it('rejects symlink chains that only escape once links are followed', async () => {

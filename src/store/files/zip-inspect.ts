@@ -7,11 +7,12 @@ import yauzl from 'yauzl';
 import type { Entry, Options, ZipFile } from 'yauzl';
 import type { ApiError } from '../../model/index.js';
 import { limits } from '../../model/index.js';
-import type { EntryKind } from './zip-rules.js';
+import type { EntryKind, LaidOutEntry } from './zip-rules.js';
 import {
   LINK_TARGET_MAX,
   badEntry,
   bomb,
+  checkLayout,
   checkLinkChains,
   checkLinkTarget,
   crc32,
@@ -113,6 +114,7 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
   let entries = 0;
   let total = 0;
   const names: string[] = [];
+  const laidOut: LaidOutEntry[] = [];
   const links = new Map<string, string>();
 
   /** Counts each inflated chunk and stops the stream the moment a cap is crossed. */
@@ -142,6 +144,7 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
       permissions: unixPermissions(entry),
     };
     names.push(scanned.path);
+    laidOut.push(scanned);
     if (scanned.kind === 'directory') {
       await visitor?.directory(scanned);
     } else if (scanned.kind === 'symlink') {
@@ -157,6 +160,7 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
     }
   }
   if (links.size > 0) checkLinkChains(names, links);
+  checkLayout(laidOut);
   return { entries, unzippedSize: total, links };
 }
 

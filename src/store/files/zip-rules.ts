@@ -163,3 +163,56 @@ function staysInside(start: string, links: ReadonlyMap<string, string>, budget: 
   }
   return true;
 }
+
+export interface LaidOutEntry {
+  readonly name: string;
+  /** normalizeName's form. */
+  readonly path: string;
+  readonly kind: EntryKind;
+}
+
+/**
+ * Refuses packages no extractor can lay out, which extraction would meet only at the first Invoke: a file or a
+ * symlink where another entry needs a directory, entries of different kinds at one path, and entries inside a
+ * symlinked directory. An entry named twice as the same kind is fine: the later one replaces the earlier, as
+ * unzip does. Sorted once and searched, so deep or numerous paths cost n log n comparisons.
+ */
+export function checkLayout(entries: readonly LaidOutEntry[]): void {
+  const kinds = new Map<string, EntryKind>();
+  for (const e of entries) {
+    if (e.path === '.' && e.kind !== 'directory') {
+      throw badEntry(e.name, `a ${e.kind} cannot replace the package root`);
+    }
+    const before = kinds.get(e.path);
+    if (before !== undefined && before !== e.kind) {
+      throw badEntry(e.name, `cannot be written as a ${e.kind}: the package also has a ${before} there`);
+    }
+    kinds.set(e.path, e.kind);
+  }
+  const sorted = [...kinds.keys()].sort();
+  for (const [at, kind] of kinds) {
+    if (kind === 'directory') continue;
+    const prefix = `${at}/`;
+    const under = sorted[lowerBound(sorted, prefix)];
+    if (under === undefined || !under.startsWith(prefix)) continue;
+    const name = entries.find((e) => e.path === under)?.name ?? under;
+    throw badEntry(
+      name,
+      kind === 'file'
+        ? `needs a directory "${at}" where the package has a file`
+        : `lies under the symlink "${at}"; entries inside a symlinked directory are not supported`,
+    );
+  }
+}
+
+/** The index of the first element of `sorted` not below `key`. */
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] ?? '') < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
