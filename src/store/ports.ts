@@ -128,9 +128,10 @@ export interface UnpackedCode {
 export interface CodeStore {
   /**
    * Checks the zip (structure, hostile entries, size caps), then stores it durably (temp file, fsync, rename)
-   * and unpacks it for execution alongside, before returning: the tree `unpacked` hands out is in place by
-   * then (or still being extracted by an `unpacked` call that started first), unless extracting it failed,
-   * which does not fail the put (`unpacked` tries again and reports it). Throws ApiError for a bad package.
+   * and unpacks it for execution alongside: when it returns, the tree `unpacked` hands out is in place or its
+   * extraction is still running (an implementation may let a few finish after the put), which `unpacked`
+   * joins. A failed extraction does not fail the put (`unpacked` tries again and reports it). Throws ApiError
+   * for a bad package.
    */
   put(zip: Buffer): Promise<CodeRef>;
   /** The same checks as `put`, storing nothing (UpdateFunctionCode with DryRun). */

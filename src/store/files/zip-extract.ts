@@ -1,8 +1,8 @@
 // Writes a package out as a directory tree that sandboxes run from. The zip passed inspection when it was
 // uploaded, but neither the file on disk nor the upload's bytes are trusted further than that: they are
 // scanned again with the same checks (zip-inspect.ts) while being written, and the writing itself never
-// follows a link. Symlink entries
-// are created last, after every file and directory, so no write can pass through one.
+// follows a link. Symlink entries are created last, after every file and directory, so no write can pass
+// through one.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -17,10 +17,11 @@ const EXEC_MODE = 0o555;
 const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
- * Extracts a zip (a stored file's path, or the bytes of one being stored) into `root`, an empty directory the caller created, private to this process, and
- * disposes of (see removeTree) if this throws. Nothing is fsynced: the tree can always be rebuilt from the
- * zip, so it only has to be whole across a crash of this process (the page cache keeps what was written),
- * and the caller must not trust it after a crash of the machine (see FileCodeStore's boot marker).
+ * Extracts a zip (a stored file's path, or the bytes of one being stored) into `root`, an empty directory the
+ * caller created, private to this process, and disposes of (see removeTree) if this throws. Nothing is
+ * fsynced: the tree can always be rebuilt from the zip, so it only has to be whole across a crash of this
+ * process (the page cache keeps what was written), and the caller must not trust it after a crash of the
+ * machine (see FileCodeStore's boot marker).
  */
 export async function extractZip(
   zip: Buffer | string,
@@ -89,17 +90,10 @@ export async function extractZip(
       },
     });
 
+    // scanZip's checkLayout has refused a symlink at the root, under another symlink, or beside an entry of
+    // the same path; what is left can only fail here by a race with something else writing under `root`.
     for (const [rel, target] of result.links) {
       const entry: ScannedEntry = { name: rel, path: rel, kind: 'symlink', permissions: 0 };
-      if (rel === '.') throw badEntry(rel, 'a symlink cannot replace the package root');
-      for (let up = path.posix.dirname(rel); up !== '.'; up = path.posix.dirname(up)) {
-        if (result.links.has(up)) {
-          throw badEntry(
-            rel,
-            `lies under the symlink "${up}"; entries inside a symlinked directory are not supported`,
-          );
-        }
-      }
       await makeDirs(entry, path.posix.dirname(rel));
       await fs.symlink(target, inside(entry, rel)).catch((err: unknown) => {
         throw clash(entry, 'is a symlink but another entry has the same name', err);

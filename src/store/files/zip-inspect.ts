@@ -113,7 +113,6 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
   const next = entryReader(zf);
   let entries = 0;
   let total = 0;
-  const names: string[] = [];
   const laidOut: LaidOutEntry[] = [];
   const links = new Map<string, string>();
 
@@ -143,7 +142,6 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
       kind: entryKind(entry),
       permissions: unixPermissions(entry),
     };
-    names.push(scanned.path);
     laidOut.push(scanned);
     if (scanned.kind === 'directory') {
       await visitor?.directory(scanned);
@@ -159,7 +157,7 @@ export async function scanZip(zf: ZipFile, caps: ZipCaps = {}, visitor?: ZipVisi
       }
     }
   }
-  if (links.size > 0) checkLinkChains(names, links);
+  if (links.size > 0) checkLinkChains(laidOut, links);
   checkLayout(laidOut);
   return { entries, unzippedSize: total, links };
 }

@@ -122,14 +122,17 @@ export function checkLinkTarget(name: string, data: Buffer): string {
  * level above the root once extracted. Resolve every link target, and every entry written through a link,
  * the way the kernel would after extraction.
  */
-export function checkLinkChains(names: readonly string[], links: ReadonlyMap<string, string>): void {
+export function checkLinkChains(
+  entries: readonly { readonly path: string }[],
+  links: ReadonlyMap<string, string>,
+): void {
   const budget = { steps: LINK_STEP_BUDGET };
   for (const [name, target] of links) {
     if (!staysInside(`${path.posix.dirname(name)}/${target}`, links, budget)) {
       throw badEntry(name, 'symlink target leaves the package root through another symlink');
     }
   }
-  for (const name of names) {
+  for (const { path: name } of entries) {
     let viaLink = false;
     for (let i = name.indexOf('/'); i > 0 && !viaLink; i = name.indexOf('/', i + 1)) {
       viaLink = links.has(name.slice(0, i));
