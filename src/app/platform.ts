@@ -77,6 +77,7 @@ export async function startPlatform({
     cgroupParent: config.cgroupParent,
     uidBase: config.sandboxUidBase,
     uidCount: config.sandboxUidCount,
+    favorDynmods: config.cgroupFavorDynmods,
   });
   await driver.check();
   await driver.cleanupOrphans();

@@ -32,6 +32,11 @@ export interface Config {
   readonly cgroupParent: string;
   readonly sandboxUidBase: number;
   readonly sandboxUidCount: number;
+  /**
+   * Turn on the cgroup `favordynmods` option host-wide at startup when no hierarchy has it (a remount of the
+   * cgroup2 mount): joining a cgroup then costs no RCU grace period, ~15 ms of every cold start from nothing.
+   */
+  readonly cgroupFavorDynmods: boolean;
   /** The account's concurrent executions limit (Lambda's default quota: 1,000). */
   readonly accountConcurrency: number;
   /** New execution environments one function may start per 10 s (Lambda: 1,000). */
@@ -90,6 +95,7 @@ const schema = z.object({
   cgroupParent: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'must be a plain directory name'),
   sandboxUidBase: z.coerce.number().int().min(1000).max(4_000_000_000),
   sandboxUidCount: z.coerce.number().int().min(1).max(1_000_000),
+  cgroupFavorDynmods: z.enum(['0', '1']).transform((v) => v === '1'),
   accountConcurrency: z.coerce.number().int().min(1),
   scalingRate: z.coerce.number().int().min(1),
   asyncPollers: z.coerce.number().int().min(1).max(64),
@@ -127,6 +133,7 @@ export function loadConfig(flags: Flags = {}, env: NodeJS.ProcessEnv = process.e
     cgroupParent: env.KILN_CGROUP_PARENT ?? 'kiln',
     sandboxUidBase: env.KILN_SANDBOX_UID_BASE ?? '200000',
     sandboxUidCount: env.KILN_SANDBOX_UID_COUNT ?? '1000',
+    cgroupFavorDynmods: env.KILN_CGROUP_FAVOR_DYNMODS ?? '1',
     accountConcurrency: env.KILN_ACCOUNT_CONCURRENCY ?? '1000',
     scalingRate: env.KILN_SCALING_RATE ?? '1000',
     asyncPollers: env.KILN_ASYNC_POLLERS ?? '2',

@@ -21,6 +21,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { silentLogger } from '../../src/shared/index.js';
 import type { Sandbox, SandboxSpec } from '../../src/worker/driver.js';
 import { defaultTools, planLaunch } from '../../src/worker/drivers/sandbox/bwrap-args.js';
+import { parseCgroupMounts } from '../../src/worker/drivers/sandbox/cgroup-dynmods.js';
 import { CgroupV2, signalProcess } from '../../src/worker/drivers/sandbox/cgroups.js';
 import { SandboxDriver, type SandboxDriverOptions } from '../../src/worker/drivers/sandbox/index.js';
 import { UidPool } from '../../src/worker/drivers/sandbox/uid-pool.js';
@@ -170,6 +171,14 @@ function hostUids(id: string): Set<number> {
 describe('SandboxDriver (real sandboxes)', { skip: isRoot ? false : 'needs root', timeout: 60_000 }, () => {
   it('passes its own check, and names what is missing', async () => {
     await driver.check();
+    // The check turns on favordynmods where the host allows it (a cgroup2 mount and Linux 6.2+, as here).
+    const mounts = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (mounts.some((m) => m.fsType === 'cgroup2')) {
+      assert.ok(
+        mounts.some((m) => m.superOptions.includes('favordynmods')),
+        `no cgroup mount has favordynmods after check(): ${JSON.stringify(mounts)}`,
+      );
+    }
     const broken = new SandboxDriver({ ...options, ...spareUids, tools: { bwrap: '/nonexistent/bwrap' } });
     await assert.rejects(
       broken.check(),

@@ -18,6 +18,7 @@ import {
   type CpuLimit,
   type EnvCgroup,
 } from './cgroups.js';
+import { favorDynamicMigrations } from './cgroup-dynmods.js';
 import { CodeMounts } from './code-mounts.js';
 import { assertReachable, assertSocket, hostRootEntries } from './host-paths.js';
 import { BwrapSandbox, describeExit, type SandboxTimeouts } from './sandbox-process.js';
@@ -46,6 +47,11 @@ export interface SandboxDriverOptions {
   readonly tools?: Partial<HostTools>;
   /** Allow pre-initialised sandboxes (code mounted after start); default true where the host supports it. */
   readonly lateCode?: boolean;
+  /**
+   * Turn on cgroup's favordynmods host-wide if no hierarchy has it (see cgroup-dynmods.ts): a sandbox start
+   * then no longer waits ~15 ms for an RCU grace period. Default true.
+   */
+  readonly favorDynmods?: boolean;
 }
 
 const cpuPeriodUs = 100_000;
@@ -113,8 +119,24 @@ export class SandboxDriver implements Driver {
     await checkBwrapVersion(t.bwrap);
     await checkUserNamespaces();
     await this.cgroups.prepare();
+    if (this.options.favorDynmods !== false) await this.favorDynmods();
     await this.probe();
     if (this.options.lateCode !== false) await this.prepareLateCode();
+  }
+
+  private async favorDynmods(): Promise<void> {
+    const outcome = await favorDynamicMigrations();
+    if (outcome.kind === 'turned-on') {
+      this.log.info(
+        { mountPoint: outcome.mountPoint },
+        'cgroup: turned on favordynmods (sandbox starts no longer wait for an RCU grace period to join their cgroups)',
+      );
+    } else if (outcome.kind === 'off') {
+      this.log.warn(
+        { why: outcome.why },
+        'cgroup: favordynmods is off, so every sandbox start waits for an RCU grace period (~10-20 ms) to join its cgroups',
+      );
+    }
   }
 
   /** Pre-initialised sandboxes are an optimisation: a host that cannot mount code late still runs everything. */
