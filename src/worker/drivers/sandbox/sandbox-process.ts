@@ -116,7 +116,7 @@ export class BwrapSandbox implements Sandbox {
     const outcome = await Promise.race([
       new Promise<'ready' | Error>((resolve) =>
         ready?.once('data', () => {
-          ready.end('G');
+          ready.destroy();
           resolve('ready');
         }),
       ),
