@@ -51,6 +51,14 @@ describe('favordynmods', () => {
       mountPoint: '/sys/fs/cgroup',
       options: 'remount,rw,nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot,favordynmods',
     });
+    assert.deepEqual(
+      planDynmods(parseCgroupMounts(systemd.replace('rw,nsdelegate', 'rw,seclabel,nsdelegate'))),
+      {
+        kind: 'remount',
+        mountPoint: '/sys/fs/cgroup',
+        options: 'remount,rw,nosuid,nodev,noexec,relatime,nsdelegate,memory_recursiveprot,favordynmods',
+      },
+    );
     assert.deepEqual(planDynmods(parseCgroupMounts(hybrid)), {
       kind: 'remount',
       mountPoint: '/sys/fs/cgroup/unified',

@@ -64,8 +64,10 @@ export function planDynmods(mounts: readonly CgroupMount[]): DynmodsPlan {
         'mounted (mount -t cgroup -o <controller>,favordynmods)',
     };
   }
-  // A remount replaces the superblock's options, so the ones it has now are repeated (nsdelegate, …).
-  const options = [...new Set(['remount', ...v2.mountOptions, ...v2.superOptions, option])];
+  // A remount replaces the superblock's options, so the ones it has now are repeated (nsdelegate, …), except
+  // what the kernel shows but no mount accepts (SELinux's seclabel).
+  const kept = v2.superOptions.filter((o) => o !== 'seclabel');
+  const options = [...new Set(['remount', ...v2.mountOptions, ...kept, option])];
   return { kind: 'remount', mountPoint: v2.mountPoint, options: options.join(',') };
 }
 
