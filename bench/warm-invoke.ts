@@ -1,6 +1,6 @@
 // warm-invoke: a no-op Node function whose environments are already running, against a raw Node HTTP echo
 // server driven by the same keep-alive node:http client (the floor for anything answering HTTP on this host).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeZip } from '../test/support/functions.js';
@@ -145,7 +145,8 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
           ctx.progress('concurrency 1 done');
 
           // What any design with a process per environment pays at least: one more hop (see startRelayFloor).
-          const relay = await startRelayFloor(join(mkdtempSync(join(tmpdir(), 'kiln-bench-relay-')), 's'));
+          const relayDir = mkdtempSync(join(tmpdir(), 'kiln-bench-relay-'));
+          const relay = await startRelayFloor(join(relayDir, 's'));
           const relayClient = new Client(relay.port, 1);
           try {
             const callRelay = async (): Promise<number> => {
@@ -169,6 +170,7 @@ export async function warmInvoke(ctx: ScenarioContext): Promise<ScenarioResult> 
           } finally {
             relayClient.close();
             await relay.stop();
+            rmSync(relayDir, { recursive: true, force: true });
           }
           ctx.progress('relay floor done');
 
